@@ -1,0 +1,1 @@
+"""Prefect flows that orchestrate a submission through the services."""

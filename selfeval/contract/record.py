@@ -1,0 +1,191 @@
+"""The record: what selfeval emits for each form it reads.
+
+Downstream consumers read these exact field paths. Amounts, rates, weights and scores are
+`Decimal` and serialise as plain decimal strings ("3900.00"); a printed "-" is `null`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+SCHEMA_VERSION = "1.0"
+
+
+def _decimal_text(value: Decimal) -> str:
+    # Fixed-point text, never exponent notation ("1E+1") and never a float.
+    return format(value, "f")
+
+
+Number = Annotated[
+    Decimal,
+    Field(allow_inf_nan=False),
+    PlainSerializer(_decimal_text, return_type=str, when_used="json"),
+]
+"""A decimal figure from the form; JSON carries it as a string such as "3900.00"."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Status(StrEnum):
+    verified = "verified"
+    needs_review = "needs_review"
+    rejected = "rejected"
+
+
+class Severity(StrEnum):
+    error = "error"
+    warning = "warning"
+
+
+class CheckStatus(StrEnum):
+    passed = "pass"
+    failed = "fail"
+    skipped = "skipped"
+
+
+class Grade(StrEnum):
+    excellent = "优"
+    good = "良"
+    fair = "中"
+    poor = "差"
+
+
+class FundingRow(_Model):
+    """One row of the 项目资金（万元） block."""
+
+    initial_budget: Number | None = Field(None, description="年初预算数")
+    annual_budget: Number | None = Field(None, description="全年预算数")
+    executed: Number | None = Field(None, description="全年执行数")
+    weight: Number | None = Field(None, description="分数 (only the total row has one)")
+    execution_rate: Number | None = Field(None, description="执行率(%)")
+    score: Number | None = Field(None, description="得分 (only the total row has one)")
+
+
+class Funding(_Model):
+    total: FundingRow = Field(description="年度资金总额")
+    current_year_appropriation: FundingRow = Field(description="其中：当年财政拨款")
+    carryover: FundingRow = Field(description="上年结转资金")
+    other: FundingRow = Field(description="其他资金")
+
+
+class Goal(_Model):
+    """One 年度总体目标 pair."""
+
+    expected: str = Field(description="预期目标")
+    actual: str | None = Field(None, description="实际完成情况")
+
+
+class Operator(StrEnum):
+    eq = "="
+    ge = "≥"
+    gt = ">"
+    le = "≤"
+    lt = "<"
+
+
+class Measure(_Model):
+    """A target or actual value read structurally: `≥90.00(百分比)` → operator ≥, 90.00, 百分比."""
+
+    text: str
+    operator: Operator | None = None
+    value: Number | None = None
+    unit: str | None = None
+
+    @property
+    def is_quantitative(self) -> bool:
+        return self.value is not None
+
+
+class Indicator(_Model):
+    """One 三级指标 row of the indicator table."""
+
+    level1: str = Field(description="一级指标, e.g. 产出指标")
+    level2: str = Field(description="二级指标, e.g. 数量指标")
+    name: str = Field(description="三级指标")
+    target: str | None = Field(None, description="年度指标值 as printed")
+    actual: str | None = Field(None, description="实际完成值 as printed")
+    weight: Number | None = Field(None, description="分值")
+    score: Number | None = Field(None, description="得分")
+    deviation_reason: str | None = Field(None, description="偏差原因分析及改进措施")
+    target_measure: Measure | None = Field(None, description="target read structurally (set by the scorer)")
+    actual_measure: Measure | None = Field(None, description="actual read structurally (set by the scorer)")
+
+
+class Form(_Model):
+    """The content of one 财政项目支出绩效自评表."""
+
+    year: int | None = Field(None, description="from the year line （2024 年度）")
+    project_name: str | None = Field(None, description="项目名称")
+    department: str | None = Field(None, description="主管部门")
+    implementing_unit: str | None = Field(None, description="实施单位")
+    funding: Funding
+    goals: list[Goal] = Field(default_factory=list, description="年度总体目标")
+    indicators: list[Indicator] = Field(default_factory=list)
+    total_weight: Number | None = Field(None, description="总分 row, 分值 column (printed 100.00)")
+    total_score: Number | None = Field(None, description="总分 row, 得分 column")
+    grade: Grade | None = Field(None, description="评分等级")
+
+
+class Check(_Model):
+    """The outcome of one rule on one place of the form."""
+
+    rule: str
+    severity: Severity
+    status: CheckStatus
+    message: str
+    expected: str | None = None
+    found: str | None = None
+    fields: list[str] = Field(description="record paths the rule read, e.g. form.funding.total.score")
+
+
+class Submission(_Model):
+    sha256: str | None = Field(None, description="SHA-256 of the submitted file's bytes")
+    source: str | None = Field(None, description="bucket key or path it came from")
+    pages: list[int] = Field(default_factory=list, description="1-based pages the form was read from")
+
+
+class Provenance(_Model):
+    model_config = ConfigDict(extra="allow")
+
+    pipeline_version: str | None = None
+    models: dict[str, str] = Field(default_factory=dict)
+    timings: dict[str, float] = Field(default_factory=dict, description="seconds per stage")
+    field_confidence: dict[str, float] = Field(
+        default_factory=dict, description="OCR confidence per record path, once OCR exists"
+    )
+
+
+class Record(_Model):
+    record_id: str | None = None
+    schema_version: str = SCHEMA_VERSION
+    submission: Submission = Field(default_factory=Submission)
+    status: Status | None = None
+    reason: str | None = Field(None, description="why the input was rejected, or what needs review")
+    form: Form
+    checks: list[Check] = Field(default_factory=list)
+    provenance: Provenance = Field(default_factory=Provenance)
+
+
+def record_id_for(submission_sha256: str | None, first_page: int | None, form: Form) -> str:
+    """Stable id: the same submission and form always give the same id.
+
+    Within a submission a form is identified by where it starts; without a submission (a record
+    typed by hand) the form's own content is the identity.
+    """
+    if submission_sha256:
+        basis = f"{submission_sha256}:{first_page or 1}"
+    else:
+        basis = json.dumps(form.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(basis.encode()).hexdigest()[:24]
+
+
+def record_json_schema() -> dict[str, Any]:
+    return Record.model_json_schema(mode="serialization")

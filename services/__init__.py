@@ -1,0 +1,1 @@
+"""The services: OCR, parser and scorer, each importing only `selfeval.contract`."""
