@@ -173,6 +173,21 @@ class Record(_Model):
     checks: list[Check] = Field(default_factory=list)
     provenance: Provenance = Field(default_factory=Provenance)
 
+    @classmethod
+    def rejected(cls, sha256: str | None, source: str | None, pages: list[int], reason: str) -> Record:
+        """The record of a submission that is not a readable form: nothing is lost, the reason is kept."""
+        empty = FundingRow()
+        form = Form(
+            funding=Funding(total=empty, current_year_appropriation=empty, carryover=empty, other=empty)
+        )
+        return cls(
+            record_id=record_id_for(sha256, 1, form) if sha256 else None,
+            submission=Submission(sha256=sha256, source=source, pages=pages),
+            status=Status.rejected,
+            reason=reason,
+            form=form,
+        )
+
 
 def record_id_for(submission_sha256: str | None, first_page: int | None, form: Form) -> str:
     """Stable id: the same submission and form always give the same id.

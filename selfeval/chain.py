@@ -1,0 +1,53 @@
+"""The whole chain in one process: scan bytes → OCR → parse → score → records.
+
+The CLI's `process` command and the benchmarks call this; the NATS services run the same three
+steps as separate processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Protocol
+
+from selfeval import __version__
+from selfeval.contract import Record
+from selfeval.contract.ocr import PageTables
+from services.parser import parse_submission
+from services.scorer import score_record
+
+
+class PageReader(Protocol):
+    """What the chain needs of the OCR engine."""
+
+    def read(self, data: bytes, source: str) -> PageTables: ...
+
+
+def records_from_tables(tables: PageTables, min_confidence: float) -> list[Record]:
+    """Parse and score a read submission."""
+    started = time.perf_counter()
+    records = parse_submission(tables, min_confidence)
+    parsed = time.perf_counter()
+    scored = [score_record(record) for record in records]
+    done = time.perf_counter()
+    for record in scored:
+        record.provenance.pipeline_version = __version__
+        record.provenance.timings.update(
+            {**tables.timings, "parse": round(parsed - started, 4), "score": round(done - parsed, 4)}
+        )
+    return scored
+
+
+def process_bytes(
+    reader: PageReader,
+    data: bytes,
+    source: str,
+    min_confidence: float,
+    rejections: tuple[type[Exception], ...],
+) -> list[Record]:
+    """OCR → parse → score for one submission; input the reader refuses becomes a rejected record."""
+    try:
+        tables = reader.read(data, source)
+    except rejections as exc:
+        return [Record.rejected(hashlib.sha256(data).hexdigest(), source, [], str(exc))]
+    return records_from_tables(tables, min_confidence)

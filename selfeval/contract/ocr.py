@@ -1,0 +1,64 @@
+"""What the OCR service hands the parser: per page, ruled tables of cells plus the free text lines.
+
+Coordinates are pixels of the cleaned (deskewed) page image, `(x0, y0, x1, y1)`. Confidences are the
+recogniser's probabilities in [0, 1]; a cell's confidence is the minimum over its lines, so one poorly
+read line makes the whole cell doubtful.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Box = tuple[int, int, int, int]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TextLine(_Model):
+    text: str
+    confidence: float = Field(ge=0, le=1)
+    box: Box
+
+
+class Cell(_Model):
+    """One cell of a table grid; merged cells span several grid rows or columns."""
+
+    row: int = Field(ge=0)
+    col: int = Field(ge=0)
+    rowspan: int = Field(1, ge=1)
+    colspan: int = Field(1, ge=1)
+    bbox: Box
+    text: str = Field("", description="the cell's lines joined in reading order")
+    confidence: float | None = Field(None, description="minimum over the cell's lines; None when empty")
+    lines: list[TextLine] = Field(default_factory=list)
+
+
+class Table(_Model):
+    bbox: Box
+    n_rows: int
+    n_cols: int
+    structure: str = Field("ruling", description="how the grid was found: 'ruling' lines or 'slanet'")
+    cells: list[Cell]
+
+
+class Page(_Model):
+    number: int = Field(ge=1, description="1-based page number in the submission")
+    width: int
+    height: int
+    dpi: int
+    skew_degrees: float = 0.0
+    tables: list[Table] = Field(default_factory=list)
+    free_lines: list[TextLine] = Field(default_factory=list, description="text outside tables")
+    timings: dict[str, float] = Field(default_factory=dict, description="seconds per stage")
+
+
+class PageTables(_Model):
+    """One submission, read."""
+
+    sha256: str | None = None
+    source: str | None = None
+    pages: list[Page]
+    models: dict[str, str] = Field(default_factory=dict)
+    timings: dict[str, float] = Field(default_factory=dict)

@@ -1,0 +1,78 @@
+"""Rows of a form's table across its pages, and the column ranges its header rows define."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from selfeval.contract.ocr import Cell, Page
+from services.parser.labels import Label, LabelMatch, match_label
+
+
+@dataclass
+class GridRow:
+    """One grid row of a page's table: the cells that start here and the merged ones reaching down."""
+
+    page: int
+    index: int
+    top: int
+    bottom: int
+    started: list[Cell]
+    spanning: list[Cell] = field(default_factory=list)
+    first_on_page: bool = False
+
+    @property
+    def cells(self) -> list[Cell]:
+        return sorted([*self.started, *self.spanning], key=lambda c: c.bbox[0])
+
+    def labels(self, candidates: tuple[Label, ...]) -> list[tuple[Cell, LabelMatch]]:
+        found = []
+        for cell in self.started:
+            if cell.text and (match := match_label(cell.text, candidates)):
+                found.append((cell, match))
+        return found
+
+
+Span = tuple[int, int]
+
+
+def rows_of(pages: Iterable[Page]) -> list[GridRow]:
+    """All table rows of the pages, top to bottom, page after page."""
+    rows: list[GridRow] = []
+    for page in pages:
+        page_rows: list[GridRow] = []
+        for table in sorted(page.tables, key=lambda t: t.bbox[1]):
+            for index in range(table.n_rows):
+                started = [c for c in table.cells if c.row == index]
+                spanning = [c for c in table.cells if c.row < index < c.row + c.rowspan]
+                if not started and not spanning:
+                    continue
+                top = min((c.bbox[1] for c in started), default=spanning[0].bbox[1] if spanning else 0)
+                bottom = max((c.bbox[3] for c in started), default=top)
+                page_rows.append(GridRow(page.number, index, top, bottom, started, spanning))
+        if page_rows:
+            page_rows[0].first_on_page = True
+        rows.extend(page_rows)
+    return rows
+
+
+def overlap(a: Span, b: Span) -> int:
+    return max(0, min(a[1], b[1]) - max(a[0], b[0]))
+
+
+def cell_span(cell: Cell) -> Span:
+    return cell.bbox[0], cell.bbox[2]
+
+
+def cell_in_column(row: GridRow, column: Span, include_spanning: bool = False) -> Cell | None:
+    """The cell of the row that covers most of a column's x-range (half of it at least)."""
+    cells = row.cells if include_spanning else row.started
+    best = max(cells, key=lambda c: overlap(cell_span(c), column), default=None)
+    if best is None:
+        return None
+    width = column[1] - column[0]
+    covered = overlap(cell_span(best), column)
+    # A wide cell (a merged value) covers the column; a narrow neighbour must cover most of it.
+    if covered * 2 < min(width, best.bbox[2] - best.bbox[0]):
+        return None
+    return best

@@ -1,0 +1,100 @@
+"""Text normalisation that keeps meaning.
+
+Chinese text: no spaces (OCR and PDF extractors put them between characters and digits), half-width
+operators and digits. Numeric cells: OCR confusions of letters for digits are repaired only there,
+never in prose, and the raw text is always kept beside the value by the caller.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+# Operators as the contract spells them; NFKC handles the rest of the full-width forms.
+_OPERATORS = {">=": "≥", "<=": "≤", "≧": "≥", "≦": "≤", "⩾": "≥", "⩽": "≤"}
+_CJK = r"\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef“”‘’、。，；：！？（）《》【】"
+_OPERATOR_CHARS = "=≥≤<>"
+_SPACE_NEAR_CJK = re.compile(rf"\s+(?=[{_CJK}{_OPERATOR_CHARS}])|(?<=[{_CJK}{_OPERATOR_CHARS}])\s+")
+# NFKC would turn full-width CJK punctuation into ASCII; these stay as printed in prose.
+_KEEP_FULL_WIDTH = set("，；：！？（）")
+
+# Inside a numeric cell only: letters OCR reads for digits.
+_DIGIT_LOOKALIKES = str.maketrans(
+    {
+        "O": "0",
+        "o": "0",
+        "D": "0",
+        "Q": "0",
+        "l": "1",
+        "I": "1",
+        "|": "1",
+        "i": "1",
+        "S": "5",
+        "s": "5",
+        "B": "8",
+        "Z": "2",
+        "z": "2",
+        "，": ",",
+        "。": ".",
+        "·": ".",
+        "、": ",",
+    }
+)
+# A lone dash, as printed for "-" cells, and the glyphs OCR reads it as.
+_DASHES = {"-", "－", "—", "–", "一", "二", "_", "~", "、", "·", ".", "一一", "--"}
+_AMOUNT = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+_TWO_DECIMALS = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)\.\d{2}")
+
+
+def normalize_text(text: str) -> str:
+    """Chinese prose as the record keeps it: no spaces beside CJK, half-width digits and operators."""
+    chars = [c if c in _KEEP_FULL_WIDTH else unicodedata.normalize("NFKC", c) for c in text]
+    text = "".join(chars)
+    for spelling, operator in _OPERATORS.items():
+        text = text.replace(spelling, operator)
+    text = _SPACE_NEAR_CJK.sub("", text)
+    return " ".join(text.split())
+
+
+def compact(text: str) -> str:
+    """Text reduced to its letters and digits, for matching labels (punctuation and spaces vary)."""
+    return "".join(c for c in unicodedata.normalize("NFKC", text) if c.isalnum())
+
+
+@dataclass(frozen=True)
+class NumericReading:
+    """A numeric cell read: the value (None for a printed "-"), whether it is usable, and why not."""
+
+    value: Decimal | None
+    ok: bool
+    repaired: bool = False
+    problem: str | None = None
+
+
+def read_number(raw: str) -> NumericReading:
+    """Read an amount/rate/score cell: "3,900.00", "-" (None), OCR noise repaired where unambiguous."""
+    text = "".join(unicodedata.normalize("NFKC", raw).split())
+    if not text:
+        return NumericReading(None, ok=False, problem="empty")
+    if text in _DASHES:
+        return NumericReading(None, ok=True)
+    repaired_text = text.translate(_DIGIT_LOOKALIKES)
+    repaired = repaired_text != text
+    if _AMOUNT.fullmatch(repaired_text):
+        return NumericReading(_decimal(repaired_text), ok=True, repaired=repaired)
+    # Specks read as punctuation around a printed two-decimal figure (".155.77", "155.77'"): keep the
+    # figure when it is the only one in the cell.
+    figures = _TWO_DECIMALS.findall(repaired_text)
+    leftover = _TWO_DECIMALS.sub("", repaired_text)
+    if len(figures) == 1 and not any(c.isalnum() for c in leftover):
+        return NumericReading(_decimal(figures[0]), ok=True, repaired=True)
+    return NumericReading(None, ok=False, problem=f"not a number: {raw!r}")
+
+
+def _decimal(text: str) -> Decimal | None:
+    try:
+        return Decimal(text.replace(",", ""))
+    except InvalidOperation:  # pragma: no cover - callers pass pattern-checked text
+        return None

@@ -1,0 +1,157 @@
+"""From a read submission (`PageTables`) to one record per form it holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from selfeval.contract import (
+    Check,
+    CheckStatus,
+    Provenance,
+    Record,
+    Severity,
+    Submission,
+)
+from selfeval.contract.ocr import Page, PageTables
+from services.parser.grid import rows_of
+from services.parser.labels import Label, contains_label
+from services.parser.reading import FieldSource, FormReader, FormReading
+
+DEFAULT_MIN_CONFIDENCE = 0.80
+# Fields a record cannot be verified without (indicator fields are added per row).
+_REQUIRED_FORM_FIELDS = (
+    "form.year",
+    "form.project_name",
+    "form.department",
+    "form.implementing_unit",
+    "form.total_score",
+    "form.grade",
+)
+_REQUIRED_FUNDING = ("initial_budget", "annual_budget", "executed", "execution_rate")
+_REQUIRED_INDICATOR = ("name", "weight", "score")
+
+
+@dataclass(frozen=True)
+class FormPages:
+    """The pages of a submission that hold one form."""
+
+    pages: list[Page]
+
+    @property
+    def numbers(self) -> list[int]:
+        return [page.number for page in self.pages]
+
+
+def has_title(page: Page) -> bool:
+    """A page that starts a form carries the title above (or as the first row of) its table."""
+    texts = [line.text for line in page.free_lines]
+    for table in page.tables[:1]:
+        texts += [cell.text for cell in table.cells if cell.row == 0]
+    return any(contains_label(text, Label.title) for text in texts)
+
+
+def split_forms(pages: list[Page]) -> list[FormPages]:
+    """Split a submission into forms: each starts on a page with the title; pages before any title
+    belong to no form."""
+    forms: list[list[Page]] = []
+    for page in pages:
+        if has_title(page):
+            forms.append([page])
+        elif forms:
+            forms[-1].append(page)
+    return [FormPages(group) for group in forms]
+
+
+def required_paths(reading: FormReading) -> list[str]:
+    paths = list(_REQUIRED_FORM_FIELDS)
+    paths += [
+        f"form.funding.{row}.{column}"
+        for row in ("total", "current_year_appropriation", "carryover", "other")
+        for column in _REQUIRED_FUNDING
+    ]
+    paths += ["form.funding.total.weight", "form.funding.total.score"]
+    for index in range(len(reading.form.indicators)):
+        paths += [f"form.indicators[{index}].{column}" for column in _REQUIRED_INDICATOR]
+    return paths
+
+
+def readability_checks(reading: FormReading, min_confidence: float) -> list[Check]:
+    """A required field that is missing, unreadable or read with low confidence: named, never guessed."""
+    checks = []
+    for path in required_paths(reading):
+        source = reading.sources.get(path)
+        if source is None:
+            problem: str | None = "not found on the form"
+        elif source.problem:
+            problem = source.problem
+        else:
+            problem = None if source.raw.strip() else "empty"
+        if problem:
+            checks.append(_unreadable(path, problem, source))
+    for path, source in reading.sources.items():
+        if source.confidence is not None and source.confidence < min_confidence:
+            checks.append(
+                Check(
+                    rule="field_confidence",
+                    severity=Severity.error,
+                    status=CheckStatus.failed,
+                    message=f"{path} read with confidence {source.confidence:.2f} (< {min_confidence:.2f}): "
+                    f"{source.raw!r}",
+                    expected=f">= {min_confidence:.2f}",
+                    found=f"{source.confidence:.2f}",
+                    fields=[path],
+                )
+            )
+    if not reading.form.indicators:
+        checks.append(
+            Check(
+                rule="field_readable",
+                severity=Severity.error,
+                status=CheckStatus.failed,
+                message="no indicator rows found",
+                fields=["form.indicators"],
+            )
+        )
+    return checks
+
+
+def _unreadable(path: str, problem: str | None, source: FieldSource | None) -> Check:
+    return Check(
+        rule="field_readable",
+        severity=Severity.error,
+        status=CheckStatus.failed,
+        message=f"{path}: {problem}",
+        found=source.raw if source else None,
+        fields=[path],
+    )
+
+
+def record_for(
+    form_pages: FormPages, tables: PageTables, min_confidence: float = DEFAULT_MIN_CONFIDENCE
+) -> Record:
+    reading = FormReader().read(rows_of(form_pages.pages), form_pages.pages[0].free_lines)
+    provenance = Provenance(
+        models=tables.models,
+        field_confidence={p: s.confidence for p, s in reading.sources.items() if s.confidence is not None},
+        raw_text={path: source.raw for path, source in reading.sources.items()},
+        labels={
+            path: {"label": m.label.value, "read": m.read, "score": m.score}
+            for path, m in reading.labels.items()
+        },
+    )
+    return Record(
+        submission=Submission(sha256=tables.sha256, source=tables.source, pages=form_pages.numbers),
+        form=reading.form,
+        checks=readability_checks(reading, min_confidence),
+        provenance=provenance,
+    )
+
+
+def parse_submission(tables: PageTables, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> list[Record]:
+    """One record per form of the submission; a submission with no form gives one rejected record."""
+    forms = split_forms(tables.pages)
+    if not forms:
+        pages = [page.number for page in tables.pages]
+        reason = "not a 财政项目支出绩效自评表: no form title found on any page"
+        return [Record.rejected(tables.sha256, tables.source, pages, reason)]
+    return [record_for(form_pages, tables, min_confidence) for form_pages in forms]

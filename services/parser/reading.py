@@ -1,0 +1,338 @@
+"""Reading one form's table rows into a `Form`, field by field, keeping where each value came from."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from selfeval.contract import Form, Funding, FundingRow, Goal, Grade, Indicator
+from selfeval.contract.ocr import Cell, TextLine
+from services.parser.grid import GridRow, Span, cell_in_column, cell_span
+from services.parser.labels import (
+    FUNDING_COLUMN_LABELS,
+    FUNDING_ROW_LABELS,
+    INDICATOR_COLUMN_LABELS,
+    LEVEL1_NAMES,
+    LEVEL2_NAMES,
+    Label,
+    LabelMatch,
+    canonical_level,
+    match_label,
+)
+from services.parser.normalize import compact, normalize_text, read_number
+
+_YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
+_FUNDING_FIELDS = {
+    Label.initial_budget: "initial_budget",
+    Label.annual_budget: "annual_budget",
+    Label.executed: "executed",
+    Label.weight: "weight",
+    Label.execution_rate: "execution_rate",
+    Label.score: "score",
+}
+_FUNDING_ROWS = {
+    Label.total: "total",
+    Label.current_year_appropriation: "current_year_appropriation",
+    Label.carryover: "carryover",
+    Label.other: "other",
+}
+# A split goal text ends mid-sentence; a finished one with a full stop or the like.
+_SENTENCE_END = tuple("。.；;！!？?）)」”")
+_GRADES = {grade.value: grade for grade in Grade}
+
+
+@dataclass
+class FieldSource:
+    """Where a value came from: the raw OCR text and the cells' least confidence."""
+
+    raw: str
+    confidence: float | None
+    problem: str | None = None
+
+
+@dataclass
+class FormReading:
+    """Everything read from one form: the values, their sources, the labels matched."""
+
+    form: Form
+    sources: dict[str, FieldSource] = field(default_factory=dict)
+    labels: dict[str, LabelMatch] = field(default_factory=dict)
+
+
+def _join(cells: list[Cell]) -> str:
+    return normalize_text("".join(c.text for c in cells))
+
+
+def _least(cells: list[Cell]) -> float | None:
+    values = [c.confidence for c in cells if c.confidence is not None]
+    return min(values) if values else None
+
+
+class FormReader:
+    """Walks a form's rows once, section by section, as a person reads the printed form."""
+
+    def __init__(self) -> None:
+        self.funding_rows: dict[str, FundingRow] = {name: FundingRow() for name in _FUNDING_ROWS.values()}
+        self.header: dict[str, str | int | None] = {}
+        self.goals: list[Goal] = []
+        self.indicators: list[Indicator] = []
+        self.total_weight: Decimal | None = None
+        self.total_score: Decimal | None = None
+        self.grade: Grade | None = None
+        self.funding_columns: dict[Label, Span] = {}
+        self.goal_columns: dict[Label, Span] = {}
+        self.indicator_columns: dict[Label, Span] = {}
+        self.section: str = "header"
+        self.sources: dict[str, FieldSource] = {}
+        self.labels: dict[str, LabelMatch] = {}
+        self._goal_ended_on_page = 0
+
+    # --- the walk ------------------------------------------------------------------------------
+
+    def read(self, rows: list[GridRow], free_lines: list[TextLine]) -> FormReading:
+        self._read_year(free_lines, rows)
+        for row in rows:
+            self._read_row(row)
+        form = Form(
+            year=self.header.get("year"),  # type: ignore[arg-type]
+            project_name=self.header.get("project_name"),  # type: ignore[arg-type]
+            department=self.header.get("department"),  # type: ignore[arg-type]
+            implementing_unit=self.header.get("implementing_unit"),  # type: ignore[arg-type]
+            funding=Funding(**self.funding_rows),
+            goals=self.goals,
+            indicators=self.indicators,
+            total_weight=self.total_weight,
+            total_score=self.total_score,
+            grade=self.grade,
+        )
+        return FormReading(form=form, sources=self.sources, labels=self.labels)
+
+    def _read_row(self, row: GridRow) -> None:
+        if self.section in ("header", "funding") and self._read_header_row(row):
+            return
+        if self._read_section_header(row):
+            return
+        if self._read_closing_row(row):
+            return
+        if self.section == "funding":
+            self._read_funding_row(row)
+        elif self.section == "goals":
+            self._read_goal_row(row)
+        elif self.section == "indicators":
+            self._read_indicator_row(row)
+
+    # --- header -------------------------------------------------------------------------------
+
+    def _read_year(self, free_lines: list[TextLine], rows: list[GridRow]) -> None:
+        for line in free_lines:
+            if match := _YEAR.search(normalize_text(line.text)):
+                self.header["year"] = int(match[1])
+                self.sources["form.year"] = FieldSource(line.text, line.confidence)
+                return
+
+    def _read_header_row(self, row: GridRow) -> bool:
+        found = row.labels((Label.project_name, Label.department, Label.implementing_unit))
+        if not found:
+            return False
+        label_cells = sorted(found, key=lambda pair: pair[0].bbox[0])
+        for position, (cell, match) in enumerate(label_cells):
+            right_edge = label_cells[position + 1][0].bbox[0] if position + 1 < len(label_cells) else 10**9
+            values = [c for c in row.started if cell.bbox[2] <= c.bbox[0] + 2 and c.bbox[2] <= right_edge + 2]
+            name = match.label.name
+            path = f"form.{name}"
+            self.labels[path] = match
+            text = _join(values)
+            self.header[name] = text or None
+            self.sources[path] = FieldSource("".join(c.text for c in values), _least(values))
+        return True
+
+    # --- section headers --------------------------------------------------------------------------
+
+    def _read_section_header(self, row: GridRow) -> bool:
+        funding = row.labels(FUNDING_COLUMN_LABELS)
+        if len(funding) >= 3 and self.section in ("header", "funding"):
+            self.funding_columns = {match.label: cell_span(cell) for cell, match in funding}
+            self.section = "funding"
+            return True
+        goals = row.labels((Label.expected, Label.actual))
+        if len(goals) == 2:
+            self.goal_columns = {match.label: cell_span(cell) for cell, match in goals}
+            self.section = "goals"
+            return True
+        indicators = row.labels(INDICATOR_COLUMN_LABELS)
+        if len(indicators) >= 4:
+            self.indicator_columns = {match.label: cell_span(cell) for cell, match in indicators}
+            self.section = "indicators"
+            return True
+        return False
+
+    def _read_closing_row(self, row: GridRow) -> bool:
+        found = row.labels((Label.total_score, Label.grade))
+        if not found:
+            return False
+        cell, match = found[0]
+        self.section = "closing"
+        if match.label is Label.total_score:
+            self.labels["form.total_score"] = match
+            self.total_weight = self._number(row, Label.indicator_weight, "form.total_weight")
+            self.total_score = self._number(row, Label.score, "form.total_score")
+        else:
+            self.labels["form.grade"] = match
+            values = [c for c in row.started if c.bbox[0] >= cell.bbox[2] - 2 and c.text.strip()]
+            text = compact(_join(values))
+            self.grade = _GRADES.get(text[:1]) if text else None
+            self.sources["form.grade"] = FieldSource(
+                "".join(c.text for c in values),
+                _least(values),
+                None if self.grade else f"not a grade: {text!r}",
+            )
+        return True
+
+    def _number(self, row: GridRow, column: Label, path: str) -> Decimal | None:
+        span = self.indicator_columns.get(column)
+        cell = cell_in_column(row, span) if span else None
+        if cell is None:
+            self.sources[path] = FieldSource("", None, "no cell under the column")
+            return None
+        reading = read_number(cell.text)
+        self.sources[path] = FieldSource(cell.text, cell.confidence, reading.problem)
+        return reading.value
+
+    # --- funding --------------------------------------------------------------------------------
+
+    def _read_funding_row(self, row: GridRow) -> None:
+        found = row.labels(FUNDING_ROW_LABELS)
+        if not found:
+            return
+        label_cell, match = found[0]
+        name = _FUNDING_ROWS[match.label]
+        self.labels[f"form.funding.{name}"] = match
+        values: dict[str, Decimal | None] = {}
+        for label, column in self.funding_columns.items():
+            key = _FUNDING_FIELDS[label]
+            path = f"form.funding.{name}.{key}"
+            cell = cell_in_column(row, column)
+            if cell is None or cell is label_cell:
+                self.sources[path] = FieldSource("", None, "no cell under the column")
+                values[key] = None
+                continue
+            reading = read_number(cell.text)
+            values[key] = reading.value
+            self.sources[path] = FieldSource(cell.text, cell.confidence, reading.problem)
+        self.funding_rows[name] = FundingRow(**values)
+
+    # --- goals ----------------------------------------------------------------------------------
+
+    def _read_goal_row(self, row: GridRow) -> None:
+        texts = {}
+        cells = {}
+        for label in (Label.expected, Label.actual):
+            span = self.goal_columns[label]
+            cell = cell_in_column(row, span)
+            cells[label] = cell
+            texts[label] = (
+                normalize_text(cell.text) if cell and not match_label(cell.text, (Label.goals,)) else ""
+            )
+        if not texts[Label.expected] and not texts[Label.actual]:
+            return
+        index = len(self.goals)
+        if self.goals and self._continues_goal(row, texts[Label.expected]):
+            index -= 1
+            previous = self.goals[index]
+            previous.expected += texts[Label.expected]
+            previous.actual = (previous.actual or "") + texts[Label.actual] or None
+        else:
+            self.goals.append(Goal(expected=texts[Label.expected], actual=texts[Label.actual] or None))
+        for label, key in ((Label.expected, "expected"), (Label.actual, "actual")):
+            cell = cells[label]
+            if cell is not None:
+                self._add_source(f"form.goals[{index}].{key}", cell)
+
+    def _continues_goal(self, row: GridRow, expected: str) -> bool:
+        """A goal row at the top of a page that carries on the pair the last page cut."""
+        if not row.first_on_page:
+            return False
+        previous = self.goals[-1]
+        if not expected:
+            return True
+        return not previous.expected.endswith(_SENTENCE_END)
+
+    # --- indicators -----------------------------------------------------------------------------
+
+    def _indicator_cell(self, row: GridRow, label: Label) -> Cell | None:
+        span = self.indicator_columns.get(label)
+        if span is None:
+            return None
+        return cell_in_column(row, span, include_spanning=label in (Label.level1, Label.level2))
+
+    def _read_indicator_row(self, row: GridRow) -> None:
+        cell = {label: self._indicator_cell(row, label) for label in INDICATOR_COLUMN_LABELS}
+        text = {label: normalize_text(c.text) if c else "" for label, c in cell.items()}
+        has_numbers = bool(text[Label.indicator_weight] or text[Label.score])
+        if not has_numbers:
+            if self.indicators and any(
+                text[label]
+                for label in (Label.name, Label.target, Label.actual_value, Label.deviation_reason)
+            ):
+                self._continue_indicator(cell, text)
+            return
+        previous = self.indicators[-1] if self.indicators else None
+        index = len(self.indicators)
+        weight = read_number(text[Label.indicator_weight])
+        score = read_number(text[Label.score])
+        indicator = Indicator(
+            level1=canonical_level(text[Label.level1], LEVEL1_NAMES) or (previous.level1 if previous else ""),
+            level2=canonical_level(text[Label.level2], LEVEL2_NAMES) or (previous.level2 if previous else ""),
+            name=text[Label.name],
+            target=text[Label.target] or None,
+            actual=text[Label.actual_value] or None,
+            weight=weight.value,
+            score=score.value,
+            deviation_reason=text[Label.deviation_reason] or None,
+        )
+        self.indicators.append(indicator)
+        for label, key in (
+            (Label.level1, "level1"),
+            (Label.level2, "level2"),
+            (Label.name, "name"),
+            (Label.target, "target"),
+            (Label.actual_value, "actual"),
+            (Label.deviation_reason, "deviation_reason"),
+        ):
+            if cell[label] is not None and text[label]:
+                self._add_source(f"form.indicators[{index}].{key}", cell[label])
+        for label, key, reading in (
+            (Label.indicator_weight, "weight", weight),
+            (Label.score, "score", score),
+        ):
+            found = cell[label]
+            self.sources[f"form.indicators[{index}].{key}"] = FieldSource(
+                found.text if found else "", found.confidence if found else None, reading.problem
+            )
+
+    def _continue_indicator(self, cell: dict[Label, Cell | None], text: dict[Label, str]) -> None:
+        """A row cut by a page break: its text carries on the last indicator's cells."""
+        indicator = self.indicators[-1]
+        index = len(self.indicators) - 1
+        for label, key in (
+            (Label.name, "name"),
+            (Label.target, "target"),
+            (Label.actual_value, "actual"),
+            (Label.deviation_reason, "deviation_reason"),
+        ):
+            if not text[label]:
+                continue
+            setattr(indicator, key, (getattr(indicator, key) or "") + text[label])
+            found = cell[label]
+            if found is not None:
+                self._add_source(f"form.indicators[{index}].{key}", found)
+
+    def _add_source(self, path: str, cell: Cell) -> None:
+        """Record a cell a field was read from (a field cut by a page break has several)."""
+        earlier = self.sources.get(path)
+        if earlier is None:
+            self.sources[path] = FieldSource(cell.text, cell.confidence)
+            return
+        confidences = [c for c in (earlier.confidence, cell.confidence) if c is not None]
+        self.sources[path] = FieldSource(earlier.raw + cell.text, min(confidences) if confidences else None)

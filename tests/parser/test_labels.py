@@ -1,0 +1,57 @@
+"""Labels are found through the OCR slips a naive exact match would miss."""
+
+import pytest
+
+from services.parser.labels import LEVEL1_NAMES, LEVEL2_NAMES, Label, canonical_level, match_label
+
+
+@pytest.mark.parametrize(
+    ("read", "label"),
+    [
+        ("年度资金总额：", Label.total),
+        ("年度资金总頟", Label.total),  # one character confused
+        ("年度资金总", Label.total),  # one dropped
+        ("其中：当年财政拨款", Label.current_year_appropriation),
+        ("其中当年财改拨款", Label.current_year_appropriation),
+        ("上年结转資金", Label.carryover),
+        ("其他资全", Label.other),
+        ("执行率(%)", Label.execution_rate),
+        ("执行率（％）", Label.execution_rate),
+        ("项目资金 （万元）", Label.funding),
+        ("偏差原因分析及改进措", Label.deviation_reason),
+        ("实际完成值", Label.actual_value),
+        ("实际完成情况", Label.actual),
+        ("评分等級", Label.grade),
+    ],
+)
+def test_label_found_despite_ocr_noise(read: str, label: Label) -> None:
+    match = match_label(read)
+    assert match is not None and match.label is label and match.read == read and match.score > 0
+
+
+@pytest.mark.parametrize("read", ["绿色技术银行综合管理与运行", "达成指标", "=2(场)", "", "优"])
+def test_values_are_not_taken_for_labels(read: str) -> None:
+    assert match_label(read) is None
+
+
+def test_short_labels_need_a_close_match() -> None:
+    assert match_label("得分", (Label.score, Label.indicator_weight)).label is Label.score  # type: ignore[union-attr]
+    assert match_label("分值", (Label.score, Label.indicator_weight)).label is Label.indicator_weight  # type: ignore[union-attr]
+    assert match_label("得", (Label.score,)) is None
+
+
+@pytest.mark.parametrize(
+    ("read", "names", "canonical"),
+    [
+        ("质量", LEVEL2_NAMES, "质量指标"),  # merged cell cut by a page break
+        ("服务对", LEVEL2_NAMES, "服务对象满意度指标"),
+        ("满意", LEVEL1_NAMES, "满意度指标"),
+        ("可持续影响指标", LEVEL2_NAMES, "可持续影响指标"),
+        ("可持续影向指标", LEVEL2_NAMES, "可持续影响指标"),  # misread
+        ("产出 指标", LEVEL1_NAMES, "产出指标"),
+        ("成本", LEVEL2_NAMES, "成本指标"),
+        ("专项指标", LEVEL2_NAMES, "专项指标"),  # unknown names are kept as read
+    ],
+)
+def test_level_names_completed_from_the_framework(read: str, names: tuple[str, ...], canonical: str) -> None:
+    assert canonical_level(read, names) == canonical

@@ -1,0 +1,61 @@
+from decimal import Decimal as D
+
+import pytest
+
+from services.parser.normalize import normalize_text, read_number
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        ("3,900.00", "3900.00"),
+        ("3，900.00", "3900.00"),  # full-width comma as thousands separator
+        ("155.77", "155.77"),
+        ("l55.77", "155.77"),  # l read for 1: numeric cells only
+        ("1O.00", "10.00"),  # O read for 0
+        (" 8 . 65 ", "8.65"),  # spaces inside the figure
+        ("１８０．００", "180.00"),  # full-width digits
+        (".155.77", "155.77"),  # a speck before the figure
+        ("155.77'", "155.77"),
+        ("0.00", "0.00"),
+    ],
+)
+def test_numbers_read_exactly(raw: str, value: str) -> None:
+    reading = read_number(raw)
+    assert reading.ok and reading.value == D(value) and str(reading.value) == value
+
+
+@pytest.mark.parametrize("raw", ["-", "－", "—", "二", "一"])
+def test_printed_dash_is_null(raw: str) -> None:
+    reading = read_number(raw)
+    assert reading.ok and reading.value is None
+
+
+@pytest.mark.parametrize("raw", ["达成指标", "12.5.7", "1.00 2.00", "abc"])
+def test_non_numbers_are_refused_with_a_reason(raw: str) -> None:
+    reading = read_number(raw)
+    assert not reading.ok and reading.value is None and reading.problem
+
+
+def test_empty_numeric_cell_is_a_problem() -> None:
+    assert read_number("  ").problem == "empty"
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        ("海外中心工作研讨会（会议规模 20 人）", "海外中心工作研讨会（会议规模20人）"),
+        ("2024 年 12 月 31 日前完成", "2024年12月31日前完成"),
+        ("系统并发量 ＞= 50", "系统并发量≥50"),
+        ("＝2(场)", "=2(场)"),
+        ("＞95.00(百分比)", ">95.00(百分比)"),
+        ("7*24 不间断", "7*24不间断"),
+        ("Office 365 系统", "Office 365系统"),
+    ],
+)
+def test_text_normalisation_keeps_meaning(raw: str, text: str) -> None:
+    assert normalize_text(raw) == text
+
+
+def test_letters_stay_letters_in_prose() -> None:
+    assert normalize_text("IO 接口") == "IO接口"
