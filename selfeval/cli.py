@@ -11,7 +11,10 @@ from typing import Annotated, NoReturn
 import typer
 from pydantic import ValidationError
 
-from selfeval.contract import Record, Status, record_json_schema
+from selfeval.contract import CheckStatus, Record, Severity, Status, record_json_schema
+from selfeval.contract.ocr import PageTables
+from selfeval.logs import configure_logging
+from selfeval.settings import get_settings
 
 app = typer.Typer(
     help="selfeval: scanned 财政项目支出绩效自评表 in, verified JSON records out.",
@@ -75,6 +78,35 @@ def exit_code_for(status: Status | None) -> int:
     }.get(status or Status.needs_review, EXIT_NEEDS_REVIEW)
 
 
+def exit_code_for_all(records: list[Record]) -> int:
+    """0 only when every form verified; otherwise the worst: rejected (4) over needs_review (3)."""
+    return max((exit_code_for(record.status) for record in records), default=EXIT_REJECTED)
+
+
+def load_page_tables(path: Path) -> PageTables:
+    try:
+        return PageTables.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc}") from None
+    except ValidationError as exc:
+        raise UserError(f"{path}: not OCR output: {describe_validation_error(exc)}") from None
+
+
+def summary_line(record: Record) -> str:
+    """One line per form: status, project, record id, failing rules (or the reason)."""
+    failing = sorted(
+        {c.rule for c in record.checks if c.severity is Severity.error and c.status is not CheckStatus.passed}
+    )
+    detail = f"  failing: {', '.join(failing)}" if failing else ""
+    if record.status is Status.rejected:
+        detail = f"  {record.reason}"
+    project = record.form.project_name or "-"
+    pages = ",".join(str(p) for p in record.submission.pages) or "-"
+    return f"{record.status}  {project}  {record.record_id}  pages {pages}{detail}"
+
+
 @app.command()
 def verify(
     record_file: Annotated[
@@ -94,6 +126,179 @@ def verify(
     scored = score_record(record)
     print_record(scored)
     raise typer.Exit(exit_code_for(scored.status))
+
+
+@app.command()
+def parse(
+    ocr_file: Annotated[Path, typer.Argument(metavar="OCR.json", help="output of `selfeval ocr`")],
+) -> None:
+    """Turn OCR cell tables into scored records (a JSON list, one record per form).
+
+    Exit status: 0 when every form verified, 3 when any needs review, 4 when any was rejected,
+    2 when the input is not OCR output.
+    """
+    from selfeval.chain import records_from_tables
+
+    try:
+        tables = load_page_tables(ocr_file)
+    except UserError as exc:
+        fail(str(exc))
+    records = records_from_tables(tables, get_settings().min_confidence)
+    typer.echo("[" + ",\n".join(record.model_dump_json(indent=2) for record in records) + "]")
+    for record in records:
+        typer.echo(summary_line(record), err=True)
+    raise typer.Exit(exit_code_for_all(records))
+
+
+@app.command()
+def up() -> None:
+    """Start everything on this machine: NATS, Prefect, the three services, the watcher and the API.
+
+    An embedded NATS server (JetStream) and a local Prefect server are started unless NATS_URL or
+    PREFECT_API_URL name existing ones. Data lives under SELFEVAL_HOME (default ./var). Ctrl-C stops.
+    """
+    import signal as signals
+
+    from selfeval.up import StartupError
+    from selfeval.up import up as bring_up
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    stop = {"requested": False}
+
+    def request_stop(*_args: object) -> None:
+        stop["requested"] = True
+
+    signals.signal(signals.SIGINT, request_stop)
+    signals.signal(signals.SIGTERM, request_stop)
+    try:
+        code = bring_up(settings, lambda line: typer.echo(line), lambda: stop["requested"])
+    except StartupError as exc:
+        fail(str(exc))
+    raise typer.Exit(code)
+
+
+SERVE_PARTS = {
+    "ocr": "services.ocr.worker",
+    "parser": "services.parser.worker",
+    "scorer": "services.scorer.worker",
+    "watcher": "flows.serve",
+}
+
+
+@app.command()
+def serve(
+    part: Annotated[str, typer.Argument(metavar="PART", help="ocr, parser, scorer or watcher")],
+) -> None:
+    """Run one part of the system in this process, as `selfeval up` and the deploy/ manifests do.
+
+    Start any number of ocr, parser and scorer processes on any machine that reaches NATS (NATS_URL);
+    JetStream gives each submission to exactly one of them.
+    """
+    import importlib
+
+    module = SERVE_PARTS.get(part)
+    if module is None:
+        fail(f"unknown part {part!r}: choose one of {', '.join(SERVE_PARTS)}")
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    result = importlib.import_module(module).main()
+    raise typer.Exit(result if isinstance(result, int) else 0)
+
+
+@app.command()
+def submit(
+    files: Annotated[
+        list[Path], typer.Argument(metavar="FILE…", help="scans to drop into the watched bucket")
+    ],
+) -> None:
+    """Drop scans into the watched bucket (the local inbox, or the S3 bucket when configured)."""
+    import hashlib
+
+    from selfeval.bootstrap import make_inbox
+
+    settings = get_settings()
+    inbox = make_inbox(settings)
+    problems = 0
+    for path in files:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            typer.echo(f"selfeval: error: {path}: {exc.strerror or exc}", err=True)
+            problems += 1
+            continue
+        digest = hashlib.sha256(data).hexdigest()
+        key = f"{digest[:12]}-{path.name}"
+        inbox.put(key, data)
+        typer.echo(f"submitted {path} as {key} (submission {digest})")
+    raise typer.Exit(EXIT_USAGE if problems else 0)
+
+
+@app.command()
+def tail(
+    status: Annotated[str, typer.Option(help="which records: verified, review, rejected or all")] = "all",
+    as_json: Annotated[bool, typer.Option("--json", help="print whole records as JSON lines")] = False,
+    count: Annotated[int, typer.Option(help="stop after this many records (0: never)")] = 0,
+    idle: Annotated[float, typer.Option(help="stop after this many seconds without a record (0: never)")] = 0,
+) -> None:
+    """Print records as they are published (from the start of the durable records stream)."""
+    import asyncio
+
+    from selfeval.tail import tail_records
+
+    if status not in ("verified", "review", "rejected", "all"):
+        fail(f"--status must be verified, review, rejected or all, not {status!r}")
+    settings = get_settings()
+
+    def show(record: Record) -> None:
+        typer.echo(record.model_dump_json() if as_json else summary_line(record))
+
+    try:
+        seen = asyncio.run(tail_records(settings, status, show, count, idle))
+    except (ConnectionError, TimeoutError) as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        seen = 0
+    raise typer.Exit(0 if seen or not count else EXIT_NEEDS_REVIEW)
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="address to bind (default SELFEVAL_API_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default SELFEVAL_API_PORT)")] = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import ipaddress
+
+    import uvicorn
+
+    from selfeval.api import ApiContext, create_app
+    from selfeval.bootstrap import connect_nats, make_inbox, make_outbox, prefect_api_url
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    host = host or settings.api_host
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    if token is None and not _is_loopback(host, ipaddress):
+        fail(f"binding the API to {host} needs SELFEVAL_API_TOKEN (only loopback may go without a token)")
+    context = ApiContext(
+        inbox=make_inbox(settings),
+        outbox=make_outbox(settings),
+        prefect_api_url=prefect_api_url(settings),
+        token=token,
+        max_upload_bytes=settings.max_upload_bytes,
+        connect=lambda: connect_nats(settings, "selfeval-api"),
+    )
+    uvicorn.run(create_app(context), host=host, port=port or settings.api_port, log_config=None)
+
+
+def _is_loopback(host: str, ipaddress: object) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback  # type: ignore[attr-defined, no-any-return]
+    except ValueError:
+        return False
 
 
 @app.command()

@@ -1,7 +1,8 @@
-"""All configuration in one typed object, read from `SELFEVAL_*` environment variables.
+"""All configuration in one typed object, read from the environment.
 
-Every setting is documented in the README's configuration table; the names there are the field
-names upper-cased with the `SELFEVAL_` prefix.
+Every setting is documented in the README's configuration table. Names are the field names
+upper-cased with the `SELFEVAL_` prefix, except the ones other tools already know by their own
+names (`NATS_URL`, `PREFECT_API_URL`, the `AWS_*` credentials read by boto3).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,6 +20,66 @@ class Settings(BaseSettings):
     home: Path = Field(Path("var"), description="where the embedded defaults keep their data")
     log_format: str = Field("console", description="'console' for people, 'json' for log collectors")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+
+    # OCR
+    dpi: int = Field(200, ge=72, le=600, description="resolution PDFs are rasterised at")
+    max_pages: int = Field(50, ge=1, description="a submission with more pages is rejected")
+    max_pixels: int = Field(60_000_000, ge=1, description="a page image with more pixels is rejected")
+    ocr_threads: int = Field(2, ge=1, description="CPU threads per OCR process")
+    model_dir: Path | None = Field(
+        None, description="where prepared OCR models are kept (default HOME/models)"
+    )
+
+    # Parser
+    min_confidence: float = Field(
+        0.80, ge=0, le=1, description="a required field read with less OCR confidence needs review"
+    )
+
+    # NATS and Prefect: None means "start the embedded one" for `selfeval up`.
+    nats_url: str | None = Field(None, validation_alias=AliasChoices("NATS_URL", "SELFEVAL_NATS_URL"))
+    nats_user: str | None = Field(None, description="NATS user (with nats_password)")
+    nats_password: SecretStr | None = Field(None, description="NATS password")
+    nats_creds: Path | None = Field(None, description="NATS credentials file (nkeys/JWT)")
+    nats_tls_ca: Path | None = Field(None, description="CA file to verify the NATS server's TLS certificate")
+    nats_replicas: int = Field(1, ge=1, le=5, description="JetStream replicas of the streams and buckets")
+    ack_wait: float = Field(30.0, gt=0, description="seconds without a heartbeat before work is redelivered")
+    max_deliver: int = Field(5, ge=1, description="attempts per stage before a submission is rejected")
+    retry_backoff: list[float] = Field(
+        default_factory=lambda: [2.0, 10.0, 30.0, 60.0], description="seconds before attempt 2, 3, … (JSON)"
+    )
+    worker_concurrency: int = Field(1, ge=1, description="messages a stage works on at once per process")
+    prefect_api_url: str | None = Field(
+        None, validation_alias=AliasChoices("PREFECT_API_URL", "SELFEVAL_PREFECT_API_URL")
+    )
+
+    # The watched bucket and the outbox: local folders under HOME unless an S3 bucket is named.
+    s3_bucket: str | None = Field(None, description="watch this S3 bucket instead of HOME/inbox")
+    s3_prefix: str = Field("inbox/", description="key prefix of submissions in the S3 bucket")
+    s3_outbox_prefix: str = Field("outbox/", description="key prefix records are written under in S3")
+    s3_endpoint_url: str | None = Field(None, description="endpoint of an S3-compatible store")
+    poll_seconds: float = Field(2.0, gt=0, description="how often the watcher lists the bucket")
+    settle_seconds: float = Field(1.0, ge=0, description="an object must be unchanged this long to be read")
+    stage_timeout: float = Field(3600.0, gt=0, description="a flow gives up on a stage after this long")
+
+    # HTTP API
+    api_host: str = Field("127.0.0.1", description="address the API binds to")
+    api_port: int = Field(8000, ge=0, le=65535)
+    api_token: SecretStr | None = Field(
+        None, description="bearer token the API requires; mandatory when bound beyond loopback"
+    )
+    max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1, description="larger uploads are refused (413)")
+
+    @property
+    def models_path(self) -> Path:
+        return self.model_dir or self.home / "models"
+
+    @property
+    def inbox_path(self) -> Path:
+        return self.home / "inbox"
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.home / "outbox"
 
 
 @lru_cache

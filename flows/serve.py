@@ -1,0 +1,77 @@
+"""The watcher process: registers the `bucket-watcher` deployment and runs its flow here.
+
+Run as `python -m flows.serve` (what `selfeval up` starts). The deployment's flow run executes in
+this process, so the watcher and the per-submission flow runs it starts share one NATS connection.
+Submissions left unfinished by an earlier run (the watcher was killed) get a new flow run to follow
+them, so every submission ends with a completed flow run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from prefect.deployments import run_deployment
+from prefect.flow_engine import run_flow_async
+
+from flows import submission, watcher
+from flows.submission import FlowContext
+from flows.watcher import BucketWatcher, WatcherRuntime, watch_bucket
+from selfeval.bootstrap import connect_nats, make_inbox, make_outbox
+from selfeval.bus import ensure_topology, install_signal_handlers, watch_states
+from selfeval.logs import configure_logging, get_logger
+from selfeval.settings import Settings, get_settings
+
+DEPLOYMENT = "embedded"
+log = get_logger("selfeval.watcher")
+
+
+async def unfinished_submissions(watcher_: BucketWatcher) -> list[tuple[str, str]]:
+    """Submissions the KV holds that have not reached the outbox yet."""
+    found = []
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(5):
+            async for state in watch_states(watcher_.js):
+                if not state.finished:
+                    found.append((state.submission_id, state.source))
+    return found
+
+
+async def run(settings: Settings, quit_event: asyncio.Event) -> None:
+    nc = await connect_nats(settings, "selfeval-watcher")
+    try:
+        js = nc.jetstream()
+        await ensure_topology(js, settings.nats_replicas)
+        inbox = make_inbox(settings)
+        submission.configure(
+            FlowContext(js=js, stage_timeout=settings.stage_timeout, outbox_reader=make_outbox(settings))
+        )
+        bucket_watcher = BucketWatcher(inbox, js, settings.settle_seconds, settings.poll_seconds)
+        watcher.configure(WatcherRuntime(bucket_watcher, nc, quit_event))
+        for submission_id, source in await unfinished_submissions(bucket_watcher):
+            log.info("following an unfinished submission", submission_id=submission_id, source=source)
+            bucket_watcher.start_follower(submission_id, source)
+        parameters = {"inbox": inbox.describe()}
+        deployment = await watch_bucket.to_deployment(name=DEPLOYMENT, parameters=parameters)
+        await deployment.apply()
+        flow_run = await run_deployment(f"{watch_bucket.name}/{DEPLOYMENT}", parameters=parameters, timeout=0)
+        await run_flow_async(watch_bucket, flow_run=flow_run, parameters=parameters)
+    finally:
+        with contextlib.suppress(Exception):
+            await nc.drain()
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+
+    async def _main() -> None:
+        quit_event = asyncio.Event()
+        install_signal_handlers(quit_event)
+        await run(settings, quit_event)
+
+    asyncio.run(_main())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""One Prefect flow run per submission, named after the file, with one task per stage.
+
+The services do the work and hand it on over JetStream by themselves; this flow follows a submission
+through the stages (from its state in the KV bucket) so the Prefect UI shows where each one is, how
+long each stage took and why one failed, and it leaves an artifact summarising the records. Work never
+waits for Prefect: if the Prefect server is away, the records still come out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from nats.js import JetStreamContext
+from prefect import flow, task
+from prefect.artifacts import acreate_markdown_artifact
+
+from selfeval.bus import get_state
+from selfeval.contract import Record, Status
+from selfeval.contract.messages import Stage, StageState, SubmissionState
+
+# Transient faults worth a task retry; a stage the services marked failed is final.
+TRANSIENT = (ConnectionError, TimeoutError, OSError)
+
+
+class StageFailedError(Exception):
+    """The services gave up on a stage; the message is their reason."""
+
+
+@dataclass
+class FlowContext:
+    """What the flows need from the process that runs them (set once by its composition root)."""
+
+    js: JetStreamContext
+    stage_timeout: float
+    poll_seconds: float = 0.5
+    outbox_reader: object | None = None
+
+
+_context: FlowContext | None = None
+
+
+def configure(context: FlowContext) -> None:
+    global _context
+    _context = context
+
+
+def _ctx() -> FlowContext:
+    if _context is None:
+        raise RuntimeError("flows.submission.configure() was not called")
+    return _context
+
+
+def _is_transient(_task: object, _run: object, state: object) -> bool:
+    try:
+        state.result()  # type: ignore[attr-defined]
+    except TRANSIENT:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+async def wait_for_stage(submission_id: str, stage: Stage) -> SubmissionState:
+    """Until the services mark the stage done (or failed, or the stage takes too long)."""
+    ctx = _ctx()
+    deadline = time.monotonic() + ctx.stage_timeout
+    while True:
+        state = await get_state(ctx.js, submission_id)
+        if state is not None:
+            if state.stages[stage] is StageState.done:
+                return state
+            if state.stages[stage] is StageState.failed:
+                raise StageFailedError(state.errors.get(stage, f"{stage} failed"))
+            if stage is not Stage.publish and state.stages[Stage.publish] is StageState.done:
+                return state  # rejected early (bad input): later stages were skipped
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{stage} did not finish within {ctx.stage_timeout:.0f} s")
+        await asyncio.sleep(ctx.poll_seconds)
+
+
+def _stage_task(stage: Stage):  # type: ignore[no-untyped-def]
+    @task(name=stage.value, retries=3, retry_delay_seconds=[2, 10, 30], retry_condition_fn=_is_transient)
+    async def follow(submission_id: str) -> dict[str, object]:
+        state = await wait_for_stage(submission_id, stage)
+        return {
+            "stage": stage.value,
+            "state": state.stages[stage].value,
+            "seconds": state.stage_seconds.get(stage),
+        }
+
+    return follow
+
+
+STAGE_TASKS = {stage: _stage_task(stage) for stage in Stage}
+
+
+def summary_markdown(source: str, state: SubmissionState, records: list[Record]) -> str:
+    lines = [
+        f"# {source}",
+        "",
+        f"submission `{state.submission_id}`",
+        "",
+        "| project | status | failing rules | record |",
+        "| --- | --- | --- | --- |",
+    ]
+    for record in records:
+        failing = sorted({c.rule for c in record.checks if c.severity == "error" and c.status != "pass"})
+        detail = record.reason if record.status is Status.rejected else ", ".join(failing) or "-"
+        lines.append(
+            f"| {record.form.project_name or '-'} | {record.status} | {detail} | `{record.record_id}` |"
+        )
+    if not records:
+        lines.append(f"| - | {', '.join(state.statuses) or '-'} | - | {', '.join(state.record_ids)} |")
+    timings = ", ".join(f"{stage}: {seconds:.1f} s" for stage, seconds in state.stage_seconds.items())
+    lines += ["", f"stage times: {timings or '-'}"]
+    return "\n".join(lines)
+
+
+def _artifact_key(submission_id: str) -> str:
+    # Artifact keys allow lowercase letters, digits and dashes only.
+    return f"submission-{submission_id[:32]}"
+
+
+@flow(name="submission", flow_run_name="{source}", log_prints=False)
+async def follow_submission(submission_id: str, source: str) -> list[str]:
+    """Follow one submission through ocr → parse → score → publish; returns its record ids."""
+    failure: StageFailedError | None = None
+    for stage in Stage:
+        try:
+            await STAGE_TASKS[stage](submission_id)
+        except StageFailedError as exc:
+            failure = exc
+            break
+    # A failed stage still ends in a (rejected) record: wait for it, so the artifact can show it.
+    state = (
+        await wait_for_stage(submission_id, Stage.publish)
+        if failure
+        else await get_state(_ctx().js, submission_id)
+    )
+    assert state is not None
+    records = _read_records(state)
+    await acreate_markdown_artifact(
+        key=_artifact_key(submission_id),
+        markdown=summary_markdown(source, state, records),
+        description=f"records of {source}",
+    )
+    if failure is not None:
+        raise failure
+    return state.record_ids
+
+
+def _read_records(state: SubmissionState) -> list[Record]:
+    reader = _ctx().outbox_reader
+    if reader is None:
+        return []
+    records = []
+    for record_id, status in zip(state.record_ids, state.statuses, strict=False):
+        record = reader.read_record(record_id, status)  # type: ignore[attr-defined]
+        if record is not None:
+            records.append(record)
+    return records

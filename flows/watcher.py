@@ -1,0 +1,124 @@
+"""The bucket watcher: notices new objects, submits each once, and starts a flow run to follow it.
+
+It polls the inbox every few seconds and also wakes at once on `selfeval.events.bucket` (the API
+publishes there when a store calls its S3-notification webhook). An object is read only once its
+listing has settled, so half-written uploads are never read; the submission id is the SHA-256 of the
+bytes, so a re-dropped or renamed identical file is recognised and gives no second record. Objects that
+arrived while the system was down are simply found by the first poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from prefect import flow
+
+from flows.submission import follow_submission
+from selfeval.bus import submit
+from selfeval.contract.messages import BUCKET_EVENTS_SUBJECT
+from selfeval.inbox import Inbox, InboxObject, StableObjects
+from selfeval.logs import get_logger
+
+log = get_logger("selfeval.watcher")
+
+
+@dataclass
+class BucketWatcher:
+    inbox: Inbox
+    js: JetStreamContext
+    settle_seconds: float = 1.0
+    poll_seconds: float = 2.0
+    follow: bool = True
+    _stable: StableObjects = field(init=False)
+    _handled: dict[str, str] = field(default_factory=dict, init=False)
+    _followers: set[asyncio.Task[object]] = field(default_factory=set, init=False)
+
+    def __post_init__(self) -> None:
+        self._stable = StableObjects(self.settle_seconds)
+
+    async def poll_once(self) -> list[str]:
+        """Submit what is new and settled; returns the ids of submissions started by this poll."""
+        objects = await asyncio.to_thread(self.inbox.list)
+        started = []
+        for obj in self._stable.settled(objects):
+            if self._handled.get(obj.key) == obj.version:
+                continue
+            submission_id = await self._submit(obj)
+            self._handled[obj.key] = obj.version
+            if submission_id:
+                started.append(submission_id)
+        return started
+
+    async def _submit(self, obj: InboxObject) -> str | None:
+        try:
+            data = await asyncio.to_thread(self.inbox.read, obj.key)
+        except (OSError, ValueError) as exc:
+            log.warning("cannot read object", key=obj.key, error=str(exc))
+            return None
+        state, is_new = await submit(self.js, data, obj.key)
+        if not is_new:
+            log.info("already submitted", key=obj.key, submission_id=state.submission_id, first=state.source)
+            return None
+        log.info("submitted", key=obj.key, submission_id=state.submission_id, size=len(data))
+        if self.follow:
+            self.start_follower(state.submission_id, obj.key)
+        return state.submission_id
+
+    def start_follower(self, submission_id: str, source: str) -> None:
+        follower = asyncio.create_task(follow_submission(submission_id, source))
+        self._followers.add(follower)
+        follower.add_done_callback(self._followers.discard)
+
+    async def run(self, nc: Client, quit_event: asyncio.Event) -> None:
+        """Poll until told to quit; a bucket event wakes the loop at once."""
+        wake = asyncio.Event()
+
+        async def on_event(_msg: object) -> None:
+            wake.set()
+
+        subscription = await nc.subscribe(BUCKET_EVENTS_SUBJECT, cb=on_event)
+        log.info("watching", inbox=self.inbox.describe())
+        try:
+            while not quit_event.is_set():
+                try:
+                    await self.poll_once()
+                except (OSError, ConnectionError, TimeoutError) as exc:
+                    # The bucket or NATS is away for a while: back off and catch up when it is back.
+                    log.warning("poll failed; retrying", error=str(exc))
+                wake.clear()
+                waiters = [asyncio.create_task(wake.wait()), asyncio.create_task(quit_event.wait())]
+                await asyncio.wait(waiters, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in waiters:
+                    waiter.cancel()
+        finally:
+            await subscription.unsubscribe()
+            if self._followers:
+                await asyncio.wait(self._followers, timeout=5)
+
+
+@dataclass
+class WatcherRuntime:
+    """The live objects the watcher flow runs with (set once by the watcher process)."""
+
+    watcher: BucketWatcher
+    nc: Client
+    quit_event: asyncio.Event
+
+
+_runtime: WatcherRuntime | None = None
+
+
+def configure(runtime: WatcherRuntime) -> None:
+    global _runtime
+    _runtime = runtime
+
+
+@flow(name="bucket-watcher", flow_run_name="watch {inbox}")
+async def watch_bucket(inbox: str) -> None:
+    """The long-running watcher, visible in the Prefect UI; each submission gets its own flow run."""
+    if _runtime is None:
+        raise RuntimeError("flows.watcher.configure() was not called")
+    await _runtime.watcher.run(_runtime.nc, _runtime.quit_event)

@@ -1,0 +1,149 @@
+"""The watched bucket: a local folder (the embedded default) or an S3-compatible bucket.
+
+Both list objects with enough to tell a finished upload from one still being written, and read an
+object's bytes. Keys from the outside are never used as local paths without being checked.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@dataclass(frozen=True)
+class InboxObject:
+    key: str
+    size: int
+    version: str
+    """Changes whenever the content may have changed (mtime+size locally, the ETag on S3)."""
+
+
+class Inbox(Protocol):
+    def list(self) -> list[InboxObject]: ...
+
+    def read(self, key: str) -> bytes: ...
+
+    def put(self, key: str, data: bytes) -> None: ...
+
+    def describe(self) -> str: ...
+
+
+# Names upload tools give files they are still writing; never read those.
+_PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".uploading", ".filepart", ".swp")
+
+
+def is_partial_name(key: str) -> bool:
+    name = key.rsplit("/", 1)[-1]
+    return name.startswith((".", "~")) or name.lower().endswith(_PARTIAL_SUFFIXES)
+
+
+class LocalInbox:
+    """A folder; subfolders are walked, dotfiles and partial-upload names skipped."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def describe(self) -> str:
+        return str(self.root)
+
+    def _files(self) -> Iterator[Path]:
+        for path in sorted(self.root.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                yield path
+
+    def list(self) -> list[InboxObject]:
+        objects = []
+        for path in self._files():
+            key = path.relative_to(self.root).as_posix()
+            if is_partial_name(key):
+                continue
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # removed between listing and stat
+                continue
+            objects.append(
+                InboxObject(key=key, size=stat.st_size, version=f"{stat.st_mtime_ns}:{stat.st_size}")
+            )
+        return objects
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root) or path == self.root:
+            raise ValueError(f"key outside the inbox: {key!r}")
+        return path
+
+    def read(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def put(self, key: str, data: bytes) -> None:
+        """Write under a partial name, then rename: the watcher never sees a half-written file."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".part")
+        partial.write_bytes(data)
+        partial.replace(path)
+
+
+class S3Inbox:
+    """A bucket (and optional prefix) on any S3-compatible store."""
+
+    def __init__(self, client: Any, bucket: str, prefix: str = "") -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix
+
+    def describe(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def list(self) -> list[InboxObject]:
+        objects = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                if key.endswith("/") or is_partial_name(key):
+                    continue
+                objects.append(InboxObject(key=key, size=item["Size"], version=item["ETag"].strip('"')))
+        return objects
+
+    def read(self, key: str) -> bytes:
+        body: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return body
+
+    def put(self, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
+
+
+class StableObjects:
+    """Objects whose listing has not changed for `settle_seconds`: a finished upload, not a growing one.
+
+    S3 only lists completed uploads, but a local folder shows a file while it is being copied in.
+    """
+
+    def __init__(self, settle_seconds: float) -> None:
+        self.settle_seconds = settle_seconds
+        self._first_seen: dict[str, tuple[str, float]] = {}
+
+    def settled(self, objects: list[InboxObject], now: float | None = None) -> list[InboxObject]:
+        now = time.monotonic() if now is None else now
+        ready = []
+        present = set()
+        for obj in objects:
+            present.add(obj.key)
+            seen = self._first_seen.get(obj.key)
+            if seen is None or seen[0] != obj.version:
+                self._first_seen[obj.key] = (obj.version, now)
+                if self.settle_seconds > 0:
+                    continue
+            elif now - seen[1] < self.settle_seconds:
+                continue
+            ready.append(obj)
+        for key in set(self._first_seen) - present:
+            del self._first_seen[key]
+        return ready

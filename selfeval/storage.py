@@ -1,0 +1,163 @@
+"""The outbox: where finished records land as `<status dir>/<record_id>.json` for people and tools.
+
+Writes are idempotent (the same record written twice leaves one identical file) and atomic (a reader
+never sees half a file): locally via a temp file renamed into place, on S3 because a PUT is atomic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Protocol
+
+from selfeval.contract.record import Record, Status
+
+STATUS_DIRS: dict[Status, str] = {
+    Status.verified: "verified",
+    Status.needs_review: "review",
+    Status.rejected: "rejected",
+}
+
+
+def status_dir(status: Status | None) -> str:
+    # A record without a status was never scored; it needs a person.
+    return STATUS_DIRS[status or Status.needs_review]
+
+
+def record_bytes(record: Record) -> bytes:
+    return (record.model_dump_json(indent=2) + "\n").encode()
+
+
+def record_name(record: Record) -> str:
+    if not record.record_id:
+        raise ValueError("a record without record_id cannot go to the outbox")
+    return f"{record.record_id}.json"
+
+
+class Outbox(Protocol):
+    def write_record(self, record: Record) -> str:
+        """Store the record under its status; returns where it went (path or s3:// URL)."""
+        ...
+
+    def read_record(self, record_id: str, status: Status | None) -> Record | None:
+        """The record written under that id and status, or None."""
+        ...
+
+
+class LocalOutbox:
+    """`<root>/{verified,review,rejected}/<record_id>.json` on a local filesystem."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    def path_for(self, record: Record) -> Path:
+        return self.root / status_dir(record.status) / record_name(record)
+
+    def write_record(self, record: Record) -> str:
+        target = self.path_for(record)
+        data = record_bytes(record)
+        if not (target.is_file() and target.read_bytes() == data):
+            _atomic_write(target, data)
+        self._drop_other_statuses(record, target)
+        return str(target)
+
+    def read_record(self, record_id: str, status: Status | None) -> Record | None:
+        path = self.root / status_dir(status) / f"{record_id}.json"
+        try:
+            return Record.model_validate_json(path.read_bytes())
+        except FileNotFoundError:
+            return None
+
+    def _drop_other_statuses(self, record: Record, keep: Path) -> None:
+        # A record re-processed into another status must not stay in its old folder too.
+        for name in STATUS_DIRS.values():
+            other = self.root / name / keep.name
+            if other != keep:
+                other.unlink(missing_ok=True)
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        temp.replace(target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+
+
+class S3Client(Protocol):
+    """The part of a boto3 S3 client the outbox uses."""
+
+    def put_object(self, **kwargs: Any) -> Any: ...
+
+    def get_object(self, **kwargs: Any) -> Any: ...
+
+    def delete_object(self, **kwargs: Any) -> Any: ...
+
+
+class S3Outbox:
+    """`s3://<bucket>/<prefix>/{verified,review,rejected}/<record_id>.json` via a boto3 S3 client."""
+
+    def __init__(self, bucket: str, prefix: str, client: S3Client) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.client = client
+
+    def key_for(self, record: Record) -> str:
+        return self._key(status_dir(record.status), record_name(record))
+
+    def _key(self, folder: str, name: str) -> str:
+        return "/".join(part for part in (self.prefix, folder, name) if part)
+
+    def write_record(self, record: Record) -> str:
+        key = self.key_for(record)
+        self.client.put_object(
+            Bucket=self.bucket, Key=key, Body=record_bytes(record), ContentType="application/json"
+        )
+        for folder in STATUS_DIRS.values():
+            other = self._key(folder, record_name(record))
+            if other != key:
+                # Deleting a missing key is not an error on S3.
+                self.client.delete_object(Bucket=self.bucket, Key=other)
+        return f"s3://{self.bucket}/{key}"
+
+    def read_record(self, record_id: str, status: Status | None) -> Record | None:
+        key = self._key(status_dir(status), f"{record_id}.json")
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except Exception as exc:  # botocore's NoSuchKey lives on the client; match it by code
+            if _s3_error_code(exc) in {"NoSuchKey", "404"}:
+                return None
+            raise
+        return Record.model_validate_json(body)
+
+
+def _s3_error_code(exc: Exception) -> str | None:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code is not None else None
+    return None
+
+
+def outbox_for(home: Path, url: str | None = None, s3_client: S3Client | None = None) -> Outbox:
+    """`url` None → `<home>/outbox`; `s3://bucket/prefix` → S3 (boto3 client made if not given)."""
+    if not url:
+        return LocalOutbox(home / "outbox")
+    if url.startswith("s3://"):
+        bucket, _, prefix = url.removeprefix("s3://").partition("/")
+        if s3_client is None:
+            import boto3  # only S3 deployments need it
+
+            s3_client = boto3.client("s3")
+        return S3Outbox(bucket, prefix, s3_client)
+    return LocalOutbox(Path(url))

@@ -1,0 +1,95 @@
+"""The scorer as a service: ScoreRequest → score → PublishRequest, and PublishRequest → records out.
+
+Publishing lives here because it is the last, cheap step after scoring; it sends each record to
+`selfeval.records.<status>` (RECORDS_STREAM, de-duplicated by record_id) and writes it to the outbox.
+Run with `python -m services.scorer.worker`; NATS_URL and SELFEVAL_* configure it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+
+from nats.js import JetStreamContext
+
+from selfeval import __version__
+from selfeval.bootstrap import connect_nats, make_outbox
+from selfeval.bus import MSG_ID, Handoff, StageHandler, run_service, update_state
+from selfeval.contract.messages import (
+    PublishRequest,
+    ScoreRequest,
+    Stage,
+    SubmissionState,
+    records_subject,
+)
+from selfeval.contract.record import Record, record_id_for
+from selfeval.logs import configure_logging
+from selfeval.settings import get_settings
+from selfeval.storage import Outbox
+from services.scorer import score_record
+
+SERVICE_NAME = "selfeval-scorer"
+
+
+def score_all(records: list[Record]) -> list[Record]:
+    started = time.perf_counter()
+    scored = [score_record(record) for record in records]
+    seconds = round(time.perf_counter() - started, 4)
+    for record in scored:
+        record.provenance.pipeline_version = __version__
+        record.provenance.timings["score"] = seconds
+    return scored
+
+
+async def publish_record(js: JetStreamContext, outbox: Outbox, record: Record) -> None:
+    assert record.status is not None and record.record_id is not None
+    # The record id is the message id: a second publish of the same record is dropped by the stream.
+    await js.publish(
+        records_subject(record.status), record.model_dump_json().encode(), headers={MSG_ID: record.record_id}
+    )
+    await asyncio.to_thread(outbox.write_record, record)
+
+
+def _with_id(record: Record, submission_id: str) -> Record:
+    if not record.record_id:
+        first_page = record.submission.pages[0] if record.submission.pages else None
+        record.record_id = record_id_for(submission_id, first_page, record.form)
+    return record
+
+
+def make_handlers(js: JetStreamContext, outbox: Outbox) -> Mapping[Stage, StageHandler]:
+    async def score(request: ScoreRequest) -> list[Handoff]:
+        scored = await asyncio.to_thread(score_all, request.records)
+        message = PublishRequest(submission_id=request.submission_id, source=request.source, records=scored)
+        return [Handoff.to(Stage.publish, message)]
+
+    async def publish(request: PublishRequest) -> list[Handoff]:
+        records = [_with_id(record, request.submission_id) for record in request.records]
+        for record in records:
+            await publish_record(js, outbox, record)
+
+        def note(state: SubmissionState) -> None:
+            state.record_ids = [record.record_id or "" for record in records]
+            state.statuses = [record.status for record in records if record.status is not None]
+
+        await update_state(js, request.submission_id, note)
+        return []
+
+    return {Stage.score: score, Stage.publish: publish}
+
+
+def main() -> int:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    outbox = make_outbox(settings)
+    return run_service(
+        SERVICE_NAME,
+        lambda js: make_handlers(js, outbox),
+        lambda name: connect_nats(settings, name),
+        replicas=settings.nats_replicas,
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,118 @@
+"""Helpers for the bus tests: real tables without OCR, waiting for records, worker subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import TypeVar
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from selfeval.bus import MSG_ID, connect, ensure_topology
+from selfeval.contract.messages import RECORDS_STREAM, SCANS_BUCKET, ParseRequest, tables_object
+from selfeval.contract.ocr import PageTables
+from tests.conftest import REAL_FORMS, load_fixture
+from tests.parser.truth_tables import page_tables
+from tests.scangen import scan_forms
+
+ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+
+@lru_cache
+def real_tables(index: int = 0) -> PageTables:
+    """A real form as perfect OCR output (rendered, not read), so no OCR model is needed."""
+    form = load_fixture(REAL_FORMS[index]).form
+    return page_tables(scan_forms([form], quality="clean", dpi=150, seed=1))
+
+
+def run(coro: Awaitable[T], timeout: float = 60) -> T:
+    async def bounded() -> T:
+        return await asyncio.wait_for(coro, timeout)
+
+    return asyncio.run(bounded())
+
+
+async def open_bus(url: str, name: str = "test") -> tuple[Client, JetStreamContext]:
+    nc = await connect(url, name, initial_timeout=5)
+    js = nc.jetstream()
+    await ensure_topology(js)
+    return nc, js
+
+
+async def stage_parse_request(
+    js: JetStreamContext, submission_id: str, source: str = "scan.pdf"
+) -> ParseRequest:
+    """What the OCR service leaves behind: tables in the Object Store and a ParseRequest to publish."""
+    tables = real_tables().model_copy(update={"sha256": submission_id, "source": source})
+    scans = await js.object_store(SCANS_BUCKET)
+    await scans.put(tables_object(submission_id), tables.model_dump_json().encode())
+    return ParseRequest(submission_id=submission_id, source=source)
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 20, every: float = 0.1) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(every)
+
+
+async def records_on(js: JetStreamContext, subject: str = "selfeval.records.>") -> list[Msg]:
+    """Every message in RECORDS_STREAM on `subject`, read with a throwaway consumer."""
+    info = await js.stream_info(RECORDS_STREAM, subjects_filter=subject)
+    count = sum((info.state.subjects or {}).values())
+    if not count:
+        return []
+    sub = await js.pull_subscribe(subject, stream=RECORDS_STREAM)
+    try:
+        return await sub.fetch(count, timeout=2)
+    finally:
+        await sub.unsubscribe()
+
+
+def record_ids(messages: list[Msg]) -> list[str]:
+    return [(m.headers or {}).get(MSG_ID, "") for m in messages]
+
+
+@contextmanager
+def worker_process(module: str, nats_url: str, home: Path, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m <module>` with NATS_URL and SELFEVAL_HOME; SIGTERM (then kill) when done."""
+    environment = {**os.environ, "NATS_URL": nats_url, "SELFEVAL_HOME": str(home), **env}
+    log_path = home / f"{module}.log"
+    home.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", module],
+            cwd=ROOT,
+            env=environment,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        stop_process(process)
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> int:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode

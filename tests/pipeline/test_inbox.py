@@ -1,0 +1,54 @@
+"""The watched bucket as a local folder: what is listed, what is held back, what is refused."""
+
+from pathlib import Path
+
+import pytest
+
+from selfeval.inbox import LocalInbox, StableObjects, is_partial_name
+
+
+def test_put_is_atomic_and_listed(tmp_path: Path) -> None:
+    inbox = LocalInbox(tmp_path)
+    inbox.put("a/form.pdf", b"%PDF-1.7 ...")
+    assert [(o.key, o.size) for o in inbox.list()] == [("a/form.pdf", 12)]
+    assert inbox.read("a/form.pdf") == b"%PDF-1.7 ..."
+    assert not list(tmp_path.rglob("*.part"))
+
+
+@pytest.mark.parametrize("name", ["form.pdf.part", ".hidden.pdf", "~lock.pdf", "x.crdownload", "a/b/up.tmp"])
+def test_partial_uploads_are_not_listed(tmp_path: Path, name: str) -> None:
+    assert is_partial_name(name)
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"half")
+    assert LocalInbox(tmp_path).list() == []
+
+
+@pytest.mark.parametrize("key", ["../../etc/passwd", "/etc/passwd", "a/../../x", "."])
+def test_keys_cannot_escape_the_inbox(tmp_path: Path, key: str) -> None:
+    inbox = LocalInbox(tmp_path / "inbox")
+    with pytest.raises(ValueError, match="outside the inbox"):
+        inbox.read(key)
+    with pytest.raises(ValueError, match="outside the inbox"):
+        inbox.put(key, b"x")
+
+
+def test_a_growing_file_is_read_only_once_it_settles(tmp_path: Path) -> None:
+    inbox = LocalInbox(tmp_path)
+    stable = StableObjects(settle_seconds=1.0)
+    path = tmp_path / "scan.pdf"
+    path.write_bytes(b"%PDF-1.7 part one")
+    assert stable.settled(inbox.list(), now=0.0) == []
+    path.write_bytes(b"%PDF-1.7 part one, part two")  # still being copied
+    assert stable.settled(inbox.list(), now=0.8) == []
+    assert stable.settled(inbox.list(), now=1.5) == []  # changed at 0.8: not settled until 1.8
+    assert [o.key for o in stable.settled(inbox.list(), now=1.9)] == ["scan.pdf"]
+
+
+def test_symlinks_are_not_followed(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("s3cret")
+    inbox_dir = tmp_path / "inbox"
+    inbox_dir.mkdir()
+    (inbox_dir / "link.pdf").symlink_to(secret)
+    assert LocalInbox(inbox_dir).list() == []
