@@ -12,6 +12,7 @@ import typer
 from pydantic import ValidationError
 
 from selfeval.contract import CheckStatus, Record, Severity, Status, record_json_schema
+from selfeval.contract.messages import SubmissionState
 from selfeval.contract.ocr import PageTables
 from selfeval.logs import configure_logging
 from selfeval.settings import get_settings
@@ -211,15 +212,25 @@ def submit(
     files: Annotated[
         list[Path], typer.Argument(metavar="FILE…", help="scans to drop into the watched bucket")
     ],
+    wait: Annotated[bool, typer.Option(help="wait for the records and print them")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="with --wait: print whole records as JSON")] = False,
+    timeout: Annotated[float, typer.Option(help="with --wait: give up after this many seconds")] = 1800,
 ) -> None:
-    """Drop scans into the watched bucket (the local inbox, or the S3 bucket when configured)."""
+    """Drop scans into the watched bucket (the local inbox, or the S3 bucket when configured).
+
+    With --wait, follow them through the running system (`selfeval up`) and print one line per form
+    (or the records as JSON); the exit status is then as for `selfeval parse`.
+    """
+    import asyncio
     import hashlib
 
     from selfeval.bootstrap import make_inbox
+    from selfeval.consume import wait_for_records
 
     settings = get_settings()
     inbox = make_inbox(settings)
     problems = 0
+    submitted: list[str] = []
     for path in files:
         try:
             data = path.read_bytes()
@@ -230,8 +241,24 @@ def submit(
         digest = hashlib.sha256(data).hexdigest()
         key = f"{digest[:12]}-{path.name}"
         inbox.put(key, data)
-        typer.echo(f"submitted {path} as {key} (submission {digest})")
-    raise typer.Exit(EXIT_USAGE if problems else 0)
+        submitted.append(digest)
+        typer.echo(f"submitted {path} as {key} (submission {digest[:12]})", err=as_json)
+    if problems and not submitted:
+        raise typer.Exit(EXIT_USAGE)
+    if not wait:
+        raise typer.Exit(EXIT_USAGE if problems else 0)
+
+    def show(state: SubmissionState, records: list[Record]) -> None:
+        for record in records:
+            typer.echo(record.model_dump_json(indent=2) if as_json else summary_line(record))
+        if not records:
+            typer.echo(f"{state.source}: finished without records: {state.errors or state.stages}", err=True)
+
+    try:
+        records = asyncio.run(wait_for_records(settings, submitted, timeout, show))
+    except (ConnectionError, TimeoutError) as exc:
+        fail(f"waiting for records: {exc or 'timed out'}")
+    raise typer.Exit(EXIT_USAGE if problems else exit_code_for_all(records))
 
 
 @app.command()
@@ -244,7 +271,7 @@ def tail(
     """Print records as they are published (from the start of the durable records stream)."""
     import asyncio
 
-    from selfeval.tail import tail_records
+    from selfeval.consume import tail_records
 
     if status not in ("verified", "review", "rejected", "all"):
         fail(f"--status must be verified, review, rejected or all, not {status!r}")

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
 
     # NATS and Prefect: None means "start the embedded one" for `selfeval up`.
     nats_url: str | None = Field(None, validation_alias=AliasChoices("NATS_URL", "SELFEVAL_NATS_URL"))
+    nats_port: int = Field(4222, ge=0, le=65535, description="port of the embedded NATS server (0: any)")
+    prefect_port: int = Field(4200, ge=0, le=65535, description="port of the local Prefect server (0: any)")
     nats_user: str | None = Field(None, description="NATS user (with nats_password)")
     nats_password: SecretStr | None = Field(None, description="NATS password")
     nats_creds: Path | None = Field(None, description="NATS credentials file (nkeys/JWT)")

@@ -23,9 +23,6 @@ from selfeval.bootstrap import clear_endpoints, write_endpoints
 from selfeval.embedded import EmbeddedNats, free_port
 from selfeval.settings import Settings
 
-PREFECT_PORT = 4200
-NATS_PORT = 4222
-
 
 class StartupError(RuntimeError):
     """A part of the system did not come up; the message says which and where its log is."""
@@ -81,8 +78,11 @@ class Supervisor:
 
 
 def _port_or_free(preferred: int) -> int:
+    """The preferred port when it is free (0: any free port), else a free one."""
     import socket
 
+    if preferred == 0:
+        return free_port()
     with socket.socket() as probe:
         try:
             probe.bind(("127.0.0.1", preferred))
@@ -113,8 +113,8 @@ def _prefect_healthy(api_url: str) -> bool:
         return False
 
 
-def start_prefect(supervisor: Supervisor, home: Path) -> str:
-    port = _port_or_free(PREFECT_PORT)
+def start_prefect(supervisor: Supervisor, home: Path, preferred_port: int) -> str:
+    port = _port_or_free(preferred_port)
     prefect_home = home / "prefect"
     prefect_home.mkdir(parents=True, exist_ok=True)
     api_url = f"http://127.0.0.1:{port}/api"
@@ -148,11 +148,11 @@ def up(settings: Settings, say: Callable[[str], None], stop_requested: Callable[
         if settings.nats_url:
             nats_url = settings.nats_url
         else:
-            nats = EmbeddedNats(store_dir=home / "nats", port=_port_or_free(NATS_PORT))
+            nats = EmbeddedNats(store_dir=home / "nats", port=_port_or_free(settings.nats_port))
             nats.start()
             nats_url = nats.url
         say(f"NATS          {nats_url}")
-        prefect_api_url = settings.prefect_api_url or start_prefect(supervisor, home)
+        prefect_api_url = settings.prefect_api_url or start_prefect(supervisor, home, settings.prefect_port)
         say(f"Prefect UI    {prefect_api_url.removesuffix('/api')}")
         env.update({"NATS_URL": nats_url, "PREFECT_API_URL": prefect_api_url})
         api_port = _port_or_free(settings.api_port)

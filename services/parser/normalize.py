@@ -49,13 +49,57 @@ _TWO_DECIMALS = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)\.\d{2}")
 
 
 def normalize_text(text: str) -> str:
-    """Chinese prose as the record keeps it: no spaces beside CJK, half-width digits and operators."""
+    """Chinese prose as the record keeps it: no spaces beside CJK, half-width digits and operators,
+    punctuation in one canonical width (see `canonical_punctuation`)."""
     chars = [c if c in _KEEP_FULL_WIDTH else unicodedata.normalize("NFKC", c) for c in text]
     text = "".join(chars)
     for spelling, operator in _OPERATORS.items():
         text = text.replace(spelling, operator)
     text = _SPACE_NEAR_CJK.sub("", text)
-    return " ".join(text.split())
+    return canonical_punctuation(" ".join(text.split()))
+
+
+# Printed forms mix widths freely ("工作小组,目前" beside "成效，加强") and OCR cannot tell a
+# full-width comma or bracket from a half-width one, so the record fixes one spelling: full width
+# in Chinese text, half width in figures and measures ("=2(场)", "1,200.00").
+_TO_FULL_WIDTH = {",": "，", ";": "；", ":": "：", "!": "！", "?": "？"}
+_TO_HALF_WIDTH = {v: k for k, v in _TO_FULL_WIDTH.items()}
+_DASHES_IN_TEXT = re.compile(r"[—–－―]+")
+
+
+def _is_chinese(char: str) -> bool:
+    return bool(char) and (
+        "\u3400" <= char <= "\u9fff"
+        or "\u3000" <= char <= "\u303f"
+        or "\uff00" <= char <= "\uffef"
+        or char in "“”‘’《》【】"
+    )
+
+
+def canonical_punctuation(text: str) -> str:
+    """One spelling for punctuation OCR cannot tell apart by width (see the note above)."""
+    text = _DASHES_IN_TEXT.sub("-", text)
+    out: list[str] = []
+    open_brackets: list[str] = []
+    for index, char in enumerate(text):
+        before = out[-1] if out else ""
+        after = text[index + 1] if index + 1 < len(text) else ""
+        if char in "(（":
+            char = "（" if _is_chinese(before) else "("
+            open_brackets.append(char)
+        elif char in ")）":
+            opening = open_brackets.pop() if open_brackets else ("（" if _is_chinese(before) else "(")
+            char = "）" if opening == "（" else ")"
+        elif char in _TO_FULL_WIDTH or char in _TO_HALF_WIDTH:
+            half = _TO_HALF_WIDTH.get(char, char)
+            between_figures = before.isdigit() and after.isdigit()
+            char = (
+                half
+                if between_figures or not (_is_chinese(before) or _is_chinese(after))
+                else _TO_FULL_WIDTH[half]
+            )
+        out.append(char)
+    return "".join(out)
 
 
 def compact(text: str) -> str:

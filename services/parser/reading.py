@@ -240,8 +240,8 @@ class FormReader:
         if self.goals and self._continues_goal(row, texts[Label.expected]):
             index -= 1
             previous = self.goals[index]
-            previous.expected += texts[Label.expected]
-            previous.actual = (previous.actual or "") + texts[Label.actual] or None
+            previous.expected = normalize_text(previous.expected + texts[Label.expected])
+            previous.actual = normalize_text((previous.actual or "") + texts[Label.actual]) or None
         else:
             self.goals.append(Goal(expected=texts[Label.expected], actual=texts[Label.actual] or None))
         for label, key in ((Label.expected, "expected"), (Label.actual, "actual")):
@@ -323,7 +323,7 @@ class FormReader:
         ):
             if not text[label]:
                 continue
-            setattr(indicator, key, (getattr(indicator, key) or "") + text[label])
+            setattr(indicator, key, normalize_text((getattr(indicator, key) or "") + text[label]))
             found = cell[label]
             if found is not None:
                 self._add_source(f"form.indicators[{index}].{key}", found)

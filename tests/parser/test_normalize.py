@@ -59,3 +59,21 @@ def test_text_normalisation_keeps_meaning(raw: str, text: str) -> None:
 
 def test_letters_stay_letters_in_prose() -> None:
     assert normalize_text("IO 接口") == "IO接口"
+
+
+@pytest.mark.parametrize(
+    ("read", "canonical"),
+    [
+        ("研讨会（会议规模20人)", "研讨会（会议规模20人）"),  # OCR mixed the widths of a pair
+        ("研讨会(会议规模20人）", "研讨会（会议规模20人）"),
+        ("=2（场）", "=2(场)"),  # measures keep half width
+        ("工作小组,目前还有", "工作小组，目前还有"),
+        ("安全事故;二、", "安全事故；二、"),
+        ("3，900.00", "3,900.00"),  # a comma between figures is a thousands separator
+        ("新空间——沪港", "新空间-沪港"),
+        ("六安)、合作", "六安）、合作"),
+    ],
+)
+def test_punctuation_has_one_width(read: str, canonical: str) -> None:
+    assert normalize_text(read) == canonical
+    assert normalize_text(canonical) == canonical  # idempotent

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from selfeval.contract import CheckStatus, Form, Record, Status
@@ -11,32 +9,8 @@ from services.parser import parse_submission
 from services.scorer import score_record
 from tests.conftest import REAL_FORMS, load_fixture
 from tests.parser.truth_tables import page_tables
+from tests.records import field_differences
 from tests.scangen import random_form, scan_forms
-
-MEASURES = {"indicators": {"__all__": {"target_measure", "actual_measure"}}}
-
-
-def form_fields(form: Form) -> dict[str, Any]:
-    return form.model_dump(mode="json", exclude=MEASURES)  # type: ignore[arg-type]
-
-
-def field_differences(got: Form, want: Form) -> list[str]:
-    differences: list[str] = []
-
-    def walk(a: Any, b: Any, path: str) -> None:
-        if isinstance(a, dict) and isinstance(b, dict):
-            for key in sorted(set(a) | set(b)):
-                walk(a.get(key), b.get(key), f"{path}.{key}")
-        elif isinstance(a, list) and isinstance(b, list):
-            if len(a) != len(b):
-                differences.append(f"{path}: {len(a)} items, want {len(b)}")
-            for index, (x, y) in enumerate(zip(a, b, strict=False)):
-                walk(x, y, f"{path}[{index}]")
-        elif a != b:
-            differences.append(f"{path}: {a!r}, want {b!r}")
-
-    walk(form_fields(got), form_fields(want), "form")
-    return differences
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,105 @@
+"""The product as users run it: scans dropped into an S3 bucket come out as verified records.
+
+Real processes throughout: SeaweedFS, `selfeval up` (nats-server, Prefect server, the three services,
+the watcher, the API) and real PaddleOCR.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from selfeval.contract import Form, Status
+from tests.conftest import REAL_FORMS, load_fixture
+from tests.pipeline.records_stream import collect_records
+from tests.pipeline.system import (
+    RunningSystem,
+    SeaweedFS,
+    flow_runs,
+    start_seaweedfs,
+    start_system,
+    task_runs,
+)
+from tests.records import field_differences
+from tests.scangen import scan_forms, write_pdf
+
+BUCKET = "selfeval-e2e"
+STAGES = {"ocr", "parse", "score", "publish"}
+
+
+@pytest.fixture(scope="module")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    server = start_seaweedfs(tmp_path_factory.mktemp("s3"), BUCKET)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory, seaweedfs: SeaweedFS) -> Iterator[RunningSystem]:
+    running = start_system(
+        tmp_path_factory.mktemp("home"),
+        {
+            "SELFEVAL_S3_BUCKET": BUCKET,
+            "SELFEVAL_S3_ENDPOINT_URL": seaweedfs.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "selfeval-test",
+            "AWS_SECRET_ACCESS_KEY": "selfeval-test-secret",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        },
+    )
+    yield running
+    assert running.stop() == 0, running.logs()
+
+
+def pdf_bytes(forms: list[Form], seed: int, tmp_path: Path, name: str) -> bytes:
+    path = write_pdf(scan_forms(forms, quality="office", dpi=200, seed=seed), tmp_path / name)
+    return Path(path).read_bytes()
+
+
+def test_scans_in_the_bucket_come_out_as_one_verified_record_per_form(
+    system: RunningSystem, seaweedfs: SeaweedFS, tmp_path: Path
+) -> None:
+    forms = {path.stem: load_fixture(path).form for path in REAL_FORMS}
+    submissions = {
+        "inbox/form_02.pdf": pdf_bytes([forms["form_02"]], 2, tmp_path, "a.pdf"),
+        "inbox/form_03.pdf": pdf_bytes([forms["form_03"]], 3, tmp_path, "b.pdf"),
+        "inbox/batch/forms_01_04.pdf": pdf_bytes([forms["form_01"], forms["form_04"]], 4, tmp_path, "c.pdf"),
+    }
+    s3 = seaweedfs.client()
+    for key, data in submissions.items():
+        s3.upload_fileobj(io.BytesIO(data), BUCKET, key)
+    # The same bytes again under another name: recognised, no second record.
+    s3.upload_fileobj(io.BytesIO(submissions["inbox/form_03.pdf"]), BUCKET, "inbox/copy-of-form_03.pdf")
+    expected = {
+        forms[name].project_name: forms[name] for name in ("form_01", "form_02", "form_03", "form_04")
+    }
+
+    records = collect_records(system.nats_url, expected=len(expected), timeout=600, linger=8)
+
+    assert Counter(r.status for r in records) == {Status.verified: len(expected)}, [
+        (r.form.project_name, r.status, r.reason) for r in records
+    ]
+    assert len({r.record_id for r in records}) == len(records)
+    by_project = {r.form.project_name: r for r in records}
+    assert set(by_project) == set(expected)
+    for project, record in by_project.items():
+        assert field_differences(record.form, expected[project]) == [], project
+    batch = [r for r in records if r.submission.source == "inbox/batch/forms_01_04.pdf"]
+    assert sorted(r.submission.pages[0] for r in batch) == [1, 3]
+
+    outbox = s3.list_objects_v2(Bucket=BUCKET, Prefix="outbox/verified/").get("Contents", [])
+    assert sorted(o["Key"].rsplit("/", 1)[-1] for o in outbox) == sorted(
+        f"{r.record_id}.json" for r in records
+    )
+
+    runs = flow_runs(system, "submission")
+    assert sorted(run["name"] for run in runs) == sorted(submissions)
+    for run in runs:
+        assert run["state_type"] == "COMPLETED", run["name"]
+        stages = {task["name"].rsplit("-", 1)[0]: task["state_type"] for task in task_runs(system, run["id"])}
+        assert stages == dict.fromkeys(STAGES, "COMPLETED"), run["name"]
+    (watcher_run,) = flow_runs(system, "bucket-watcher")
+    assert watcher_run["state_type"] == "RUNNING" and watcher_run["deployment_id"]

@@ -1,0 +1,46 @@
+"""Comparing records field by field, for tests that check what was read against what was printed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from selfeval.contract import Form
+
+_MEASURES = {"indicators": {"__all__": {"target_measure", "actual_measure"}}}
+
+
+def form_fields(form: Form) -> dict[str, Any]:
+    return form.model_dump(mode="json", exclude=_MEASURES)  # type: ignore[arg-type]
+
+
+def field_differences(got: Form, want: Form) -> list[str]:
+    """Every record path where `got` differs from `want`, with both values."""
+    differences: list[str] = []
+
+    def walk(a: Any, b: Any, path: str) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in sorted(set(a) | set(b)):
+                walk(a.get(key), b.get(key), f"{path}.{key}")
+        elif isinstance(a, list) and isinstance(b, list):
+            if len(a) != len(b):
+                differences.append(f"{path}: {len(a)} items, want {len(b)}")
+            for index, (x, y) in enumerate(zip(a, b, strict=False)):
+                walk(x, y, f"{path}[{index}]")
+        elif a != b:
+            differences.append(f"{path}: {a!r}, want {b!r}")
+
+    walk(form_fields(got), form_fields(want), "form")
+    return differences
+
+
+def count_fields(form: Form) -> int:
+    """How many leaf fields a form has (the denominator of field-level accuracy)."""
+
+    def leaves(value: Any) -> int:
+        if isinstance(value, dict):
+            return sum(leaves(v) for v in value.values())
+        if isinstance(value, list):
+            return sum(leaves(v) for v in value)
+        return 1
+
+    return leaves(form_fields(form))
