@@ -6,7 +6,7 @@ import json
 import sys
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -16,6 +16,9 @@ from selfeval.contract.messages import SubmissionState
 from selfeval.contract.ocr import PageTables
 from selfeval.logs import configure_logging
 from selfeval.settings import get_settings
+
+if TYPE_CHECKING:
+    from selfeval.chain import PageReader
 
 app = typer.Typer(
     help="selfeval: scanned 财政项目支出绩效自评表 in, verified JSON records out.",
@@ -127,6 +130,77 @@ def verify(
     scored = score_record(record)
     print_record(scored)
     raise typer.Exit(exit_code_for(scored.status))
+
+
+def ocr_engine() -> tuple[PageReader, tuple[type[Exception], ...]]:
+    """The OCR engine for this process, or a one-line error (a missing model says how to install it)."""
+    from services.ocr import InputRejected, ModelMissing, OcrEngine, OcrSettings
+
+    try:
+        return OcrEngine(OcrSettings.from_app_settings(get_settings())), (InputRejected,)
+    except ModelMissing as exc:
+        fail(str(exc))
+
+
+@app.command()
+def ocr(
+    scan: Annotated[Path, typer.Argument(metavar="FILE", help="a scan: PDF, PNG, JPEG or TIFF")],
+    html: Annotated[bool, typer.Option("--html", help="print an HTML page of the tables instead")] = False,
+) -> None:
+    """Read a scan's tables and print them as JSON (pages → tables → cells), or as HTML."""
+    from services.ocr import tables_to_html
+
+    try:
+        data = scan.read_bytes()
+    except OSError as exc:
+        fail(f"{scan}: {exc.strerror or exc}")
+    engine, rejections = ocr_engine()
+    try:
+        tables = engine.read(data, str(scan))
+    except rejections as exc:
+        fail(f"{scan}: {exc}")
+    typer.echo(tables_to_html(tables) if html else tables.model_dump_json(indent=2))
+
+
+@app.command()
+def process(
+    files: Annotated[list[Path], typer.Argument(metavar="FILE…", help="scans: PDF, PNG, JPEG or TIFF")],
+    out: Annotated[Path, typer.Option(help="folder for the records, one <record_id>.json per form")] = Path(
+        "records"
+    ),
+) -> None:
+    """The whole chain in this process (OCR → parse → score), one record per form into --out.
+
+    Prints one line per form (status, project, record id, pages, failing rules). Input that cannot
+    be read gives a rejected record with the reason. Exit status as for `selfeval parse`.
+    """
+    from rich.progress import Progress
+
+    from selfeval.chain import process_bytes
+
+    settings = get_settings()
+    engine, rejections = ocr_engine()
+    out.mkdir(parents=True, exist_ok=True)
+    records: list[Record] = []
+    with Progress(transient=True) as progress:
+        task = progress.add_task("reading scans", total=len(files))
+        for path in files:
+            progress.update(task, description=f"reading {path.name}")
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                progress.console.print(f"selfeval: error: {path}: {exc.strerror or exc}", style="red")
+                progress.advance(task)
+                continue
+            found = process_bytes(engine, data, str(path), settings.min_confidence, rejections)
+            for record in found:
+                (out / f"{record.record_id}.json").write_text(record.model_dump_json(indent=2) + "\n")
+                progress.console.print(
+                    f"{path.name}: {summary_line(record)}", highlight=False, markup=False, soft_wrap=True
+                )
+            records += found
+            progress.advance(task)
+    raise typer.Exit(exit_code_for_all(records))
 
 
 @app.command()

@@ -40,6 +40,8 @@ _DIGIT_LOOKALIKES = str.maketrans(
         "。": ".",
         "·": ".",
         "、": ",",
+        ":": ".",
+        "：": ".",
     }
 )
 # A lone dash, as printed for "-" cells, and the glyphs OCR reads it as.

@@ -75,6 +75,16 @@ def required_paths(reading: FormReading) -> list[str]:
     return paths
 
 
+# Prose the arithmetic never reads (names, goals, target texts): a doubtful character there is worth
+# a warning; a doubtful figure, grade or header field keeps the record from being verified.
+_PROSE_FIELDS = (".name", ".level1", ".level2", ".target", ".actual", ".deviation_reason", ".expected")
+
+
+def confidence_severity(path: str) -> Severity:
+    prose = path.startswith(("form.goals", "form.indicators")) and path.endswith(_PROSE_FIELDS)
+    return Severity.warning if prose else Severity.error
+
+
 def readability_checks(reading: FormReading, min_confidence: float) -> list[Check]:
     """A required field that is missing, unreadable or read with low confidence: named, never guessed."""
     checks = []
@@ -93,7 +103,7 @@ def readability_checks(reading: FormReading, min_confidence: float) -> list[Chec
             checks.append(
                 Check(
                     rule="field_confidence",
-                    severity=Severity.error,
+                    severity=confidence_severity(path),
                     status=CheckStatus.failed,
                     message=f"{path} read with confidence {source.confidence:.2f} (< {min_confidence:.2f}): "
                     f"{source.raw!r}",

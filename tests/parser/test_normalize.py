@@ -17,6 +17,9 @@ from services.parser.normalize import normalize_text, read_number
         ("１８０．００", "180.00"),  # full-width digits
         (".155.77", "155.77"),  # a speck before the figure
         ("155.77'", "155.77"),
+        ("12.00.", "12.00"),  # a speck after the figure
+        ("·0.00", "0.00"),
+        ("3:00", "3.00"),  # the point read as a colon
         ("0.00", "0.00"),
     ],
 )

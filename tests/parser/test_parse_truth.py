@@ -75,6 +75,17 @@ def test_confidence_flows_into_the_record(real_forms: list[Form]) -> None:
     assert score_record(record).status is Status.needs_review
 
 
+def test_a_doubtful_name_is_a_warning_not_a_block(real_forms: list[Form]) -> None:
+    tables = page_tables(scan_forms([real_forms[1]], quality="clean", dpi=150, seed=1))
+    name = real_forms[1].indicators[0].name
+    cell = next(c for c in tables.pages[0].tables[0].cells if c.text == name)
+    cell.confidence = 0.30
+    (record,) = parse_submission(tables)
+    (low,) = [c for c in record.checks if c.rule == "field_confidence"]
+    assert low.severity.value == "warning" and low.fields == ["form.indicators[0].name"]
+    assert score_record(record).status is Status.verified
+
+
 def test_unreadable_number_needs_review_naming_the_field(real_forms: list[Form]) -> None:
     tables = page_tables(scan_forms([real_forms[2]], quality="clean", dpi=150, seed=1))
     cell = next(c for c in tables.pages[0].tables[0].cells if c.text == "17.99")

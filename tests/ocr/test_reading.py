@@ -1,0 +1,152 @@
+"""End to end with the real models: every figure on office-quality scans of real forms is read exactly."""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from selfeval.contract.ocr import Cell, PageTables
+from services.ocr import OcrEngine, tables_to_html
+from tests.conftest import REAL_FORMS, load_fixture
+from tests.scangen import PageTruth, ScanPage, scan_forms, write_pdf, write_tiff
+
+NUMERIC_FIELD = re.compile(
+    r"^form\.(funding\.\w+\.\w+|indicators\[\d+\]\.(weight|score)|total_weight|total_score)$"
+)
+
+
+def norm(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).replace(" ", "")
+
+
+def read_pages(engine: OcrEngine, pages: list[ScanPage], tmp_path: Path) -> PageTables:
+    path = write_tiff(pages, tmp_path / "scan.tiff")
+    return engine.read_file(path)
+
+
+def cells_by_position(result: PageTables, number: int) -> dict[tuple[int, int], Cell]:
+    page = result.pages[number - 1]
+    assert len(page.tables) == 1
+    return {(c.row, c.col): c for c in page.tables[0].cells}
+
+
+def compare(result: PageTables, truths: list[PageTruth]) -> tuple[list[str], int, int]:
+    """Numeric-cell mismatches, and exact text hits over all cells."""
+    wrong, hits, total = [], 0, 0
+    for truth in truths:
+        cells = cells_by_position(result, truth.page)
+        for cell in truth.cells:
+            got = cells.get((cell.row, cell.col))
+            text = norm(got.text) if got else None
+            total += 1
+            hits += text == norm(cell.text)
+            if cell.field and NUMERIC_FIELD.match(cell.field) and text != norm(cell.text):
+                wrong.append(f"p{truth.page} {cell.field}: {cell.text!r} read as {text!r}")
+    return wrong, hits, total
+
+
+@pytest.fixture(scope="module")
+def office_scans() -> dict[str, list[ScanPage]]:
+    return {
+        path.stem: scan_forms([load_fixture(path).form], quality="office", dpi=200, seed=1)
+        for path in (REAL_FORMS[0], REAL_FORMS[4])
+    }
+
+
+@pytest.fixture(scope="module")
+def office_results(engine: OcrEngine, office_scans: dict[str, list[ScanPage]], tmp_path_factory) -> dict:
+    results = {}
+    for name, pages in office_scans.items():
+        buffer = io.BytesIO()
+        write_tiff(pages, tmp := tmp_path_factory.mktemp(name) / "scan.tiff")
+        buffer.write(tmp.read_bytes())
+        results[name] = engine.read(buffer.getvalue(), source=f"{name}.tiff")
+    return results
+
+
+@pytest.mark.parametrize("name", ["form_01", "form_05"])
+def test_every_figure_is_read_exactly(name: str, office_scans, office_results) -> None:
+    truths = [page.truth for page in office_scans[name]]
+    wrong, hits, total = compare(office_results[name], truths)
+    print(f"\n{name} office: {hits}/{total} cells exact ({hits / total:.1%})")
+    numeric = sum(1 for t in truths for c in t.cells if c.field and NUMERIC_FIELD.match(c.field))
+    assert numeric > 20
+    assert wrong == []
+
+
+def test_result_carries_provenance_and_timings(office_results) -> None:
+    result = office_results["form_01"]
+    assert len(result.sha256 or "") == 64 and result.source == "form_01.tiff"
+    assert {"open", "clean", "grid", "recognise", "total"} <= result.timings.keys()
+    assert result.models["det"].startswith("PP-OCRv4_mobile_det")
+    page = result.pages[0]
+    assert page.dpi == 200 and page.width == 1654
+    assert [line.text for line in page.free_lines][:1] == ["财政项目支出绩效自评表"]
+    cell = cells_by_position(result, 1)[(3, 2)]
+    assert cell.lines and cell.confidence == min(line.confidence for line in cell.lines)
+
+
+def test_skew_is_reported(office_scans, office_results) -> None:
+    for scan, page in zip(office_scans["form_01"], office_results["form_01"].pages, strict=True):
+        applied = next(d["angle"] for d in scan.truth.degradations if d["kind"] == "Skew")
+        assert abs(page.skew_degrees - applied) <= 0.3
+
+
+def test_cells_under_the_seal_are_read(office_scans, office_results) -> None:
+    for name, pages in office_scans.items():
+        for scan in pages:
+            seal = next(d for d in scan.truth.degradations if d["kind"] == "RedSeal")
+            if not seal["placed"]:
+                continue
+            sx0, sy0, sx1, sy1 = seal["bbox"]
+            cells = cells_by_position(office_results[name], scan.truth.page)
+            under = [
+                c for c in scan.truth.cells
+                if c.text and c.bbox[0] < sx1 and sx0 < c.bbox[2] and c.bbox[1] < sy1 and sy0 < c.bbox[3]
+            ]  # fmt: skip
+            assert len(under) >= 2
+            for cell in under:
+                assert norm(cells[(cell.row, cell.col)].text) == norm(cell.text), cell.field
+
+
+def test_multi_page_pdf(engine: OcrEngine, tmp_path: Path) -> None:
+    pages = scan_forms([load_fixture(REAL_FORMS[3]).form], quality="clean", dpi=200, seed=1)
+    result = engine.read_file(write_pdf(pages, tmp_path / "scan.pdf"))
+    assert len(result.pages) == len(pages) >= 2
+    wrong, hits, total = compare(result, [p.truth for p in pages])
+    print(f"\nform_04 clean via PDF: {hits}/{total} cells exact")
+    assert wrong == []
+
+
+def test_html_view(office_results) -> None:
+    html = tables_to_html(office_results["form_01"])
+    assert html.startswith("<!DOCTYPE html>") and 'rowspan="5"' in html and 'colspan="7"' in html
+    assert "财政项目支出绩效自评表" in html
+
+
+def test_table_without_rulings_falls_back_to_slanet(engine: OcrEngine) -> None:
+    from PIL import Image, ImageDraw
+
+    from tests.scangen import FontFamily, load_font
+
+    image = Image.new("RGB", (1400, 700), "white")
+    draw, font = ImageDraw.Draw(image), load_font(FontFamily.sans, 30)
+    rows = [
+        ["指标", "目标值", "实际值"],
+        ["培训次数", "10", "12"],
+        ["满意度", "90.00", "95.00"],
+        ["完成率", "100%", "98%"],
+    ]
+    for r, row in enumerate(rows):
+        for c, text in enumerate(row):
+            draw.text((100 + c * 420, 100 + r * 120), text, font=font, fill="black")
+    page = engine.read_image(np.asarray(image)[:, :, ::-1].copy(), 200)
+    assert [t.structure for t in page.tables] == ["slanet"]
+    table = page.tables[0]
+    assert table.n_rows == 4
+    assert "培训次数" in {cell.text for cell in table.cells}
