@@ -28,7 +28,7 @@ grep -E "^(NATS|Prefect UI|API docs|Inbox|Outbox|Logs) " "$UP_LOG"
 echo
 echo "submitting the sample scans and waiting for their records …"
 status=0
-"$BIN/selfeval" submit --wait samples/*.pdf samples/*.png samples/*.tiff || status=$?
+"$BIN/selfeval" submit --wait samples/*.pdf samples/*.jpg samples/*.tiff || status=$?
 echo
 echo "the verified records:"
 "$BIN/selfeval" tail --status verified --json --idle 3 | "$BIN/python" -m json.tool --no-ensure-ascii --json-lines

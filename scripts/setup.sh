@@ -14,8 +14,8 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
   exit 1
 }
 
-# System packages: CJK fonts (rendering test and sample scans).
-APT_PACKAGES=(fonts-noto-cjk fonts-wqy-zenhei)
+# System packages: CJK fonts (rendering test and sample scans), Chromium (the Prefect UI test).
+APT_PACKAGES=(fonts-noto-cjk fonts-wqy-zenhei chromium)
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

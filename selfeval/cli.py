@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -26,6 +27,18 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+
+@app.callback()
+def _configure(ctx: typer.Context) -> None:
+    """Logs go to stderr in one format for every command (stdout carries data only)."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    if ctx.invoked_subcommand in ("submit", "tail"):
+        # A client command's own connection chatter is not what its user asked to see.
+        logging.getLogger("selfeval.bus").setLevel(logging.ERROR)
+
 
 EXIT_VERIFIED = 0
 EXIT_USAGE = 2
@@ -238,7 +251,6 @@ def up() -> None:
     from selfeval.up import up as bring_up
 
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)
     stop = {"requested": False}
 
     def request_stop(*_args: object) -> None:
@@ -275,8 +287,6 @@ def serve(
     module = SERVE_PARTS.get(part)
     if module is None:
         fail(f"unknown part {part!r}: choose one of {', '.join(SERVE_PARTS)}")
-    settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)
     result = importlib.import_module(module).main()
     raise typer.Exit(result if isinstance(result, int) else 0)
 
@@ -377,7 +387,6 @@ def api(
     from selfeval.bootstrap import connect_nats, make_inbox, make_outbox, prefect_api_url
 
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)
     host = host or settings.api_host
     token = settings.api_token.get_secret_value() if settings.api_token else None
     if token is None and not _is_loopback(host, ipaddress):

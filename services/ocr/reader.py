@@ -43,6 +43,7 @@ from services.ocr.textlines import (
     find_blobs,
     group_lines,
     lone_dash,
+    merge_split_characters,
     split_tall_rows,
     split_wide_gaps,
 )
@@ -249,7 +250,10 @@ def lines_by_region(blobs: Blobs, grids: list[Grid], shape: tuple[int, ...], dpi
                 rows_of[int(region)] = rows
     line_height = typical_line_height([row for rows in rows_of.values() for row in rows], dpi)
     pieces = {
-        region: [split_wide_gaps(row, blobs.boxes) for row in split_tall_rows(rows, blobs, line_height)]
+        region: [
+            split_wide_gaps(row, blobs.boxes)
+            for row in split_tall_rows(merge_split_characters(rows, line_height), blobs, line_height)
+        ]
         for region, rows in rows_of.items()
     }
     free = pieces.pop(OUTSIDE, [])

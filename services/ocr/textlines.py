@@ -75,6 +75,25 @@ def _rows_from_print(all_boxes: np.ndarray, big: np.ndarray) -> list[LineBox]:
     return rows
 
 
+def merge_split_characters(rows: list[LineBox], line_height: float) -> list[LineBox]:
+    """Join rows that are halves of one line: a short last line like "装。" has no character as tall
+    as the line, so the top and bottom parts of 装 (or the two strokes of 二) look like two rows."""
+    merged: list[LineBox] = []
+    for row in rows:
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and row.box[1] - last.box[3] <= 0.3 * line_height
+            and max(last.box[3], row.box[3]) - last.box[1] <= 1.15 * line_height
+        ):
+            lb = last.box
+            last.box = (min(lb[0], row.box[0]), lb[1], max(lb[2], row.box[2]), max(lb[3], row.box[3]))
+            last.labels.extend(row.labels)
+        else:
+            merged.append(row)
+    return merged
+
+
 def split_tall_rows(rows: list[LineBox], blobs: Blobs, line_height: float) -> list[LineBox]:
     """Rows much taller than a line are lines touching each other: cut at the thinnest ink."""
     result: list[LineBox] = []

@@ -7,6 +7,7 @@ the watcher, the API) and real PaddleOCR.
 from __future__ import annotations
 
 import io
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,13 +72,14 @@ def test_scans_in_the_bucket_come_out_as_one_verified_record_per_form(
     s3 = seaweedfs.client()
     for key, data in submissions.items():
         s3.upload_fileobj(io.BytesIO(data), BUCKET, key)
-    # The same bytes again under another name: recognised, no second record.
-    s3.upload_fileobj(io.BytesIO(submissions["inbox/form_03.pdf"]), BUCKET, "inbox/copy-of-form_03.pdf")
     expected = {
         forms[name].project_name: forms[name] for name in ("form_01", "form_02", "form_03", "form_04")
     }
 
-    records = collect_records(system.nats_url, expected=len(expected), timeout=600, linger=8)
+    first = collect_records(system.nats_url, expected=len(expected), timeout=600, linger=0)
+    # The same bytes again under another name, after processing: recognised, no second record.
+    s3.upload_fileobj(io.BytesIO(submissions["inbox/form_03.pdf"]), BUCKET, "inbox/copy-of-form_03.pdf")
+    records = collect_records(system.nats_url, expected=len(first) + 1, timeout=10, linger=0)
 
     assert Counter(r.status for r in records) == {Status.verified: len(expected)}, [
         (r.form.project_name, r.status, r.reason) for r in records
@@ -103,3 +105,43 @@ def test_scans_in_the_bucket_come_out_as_one_verified_record_per_form(
         assert stages == dict.fromkeys(STAGES, "COMPLETED"), run["name"]
     (watcher_run,) = flow_runs(system, "bucket-watcher")
     assert watcher_run["state_type"] == "RUNNING" and watcher_run["deployment_id"]
+
+
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def test_prefect_ui_shows_the_flow_run_of_a_processed_submission(
+    system: RunningSystem, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    runs = [run for run in flow_runs(system, "submission") if run["state_type"] == "COMPLETED"]
+    assert runs, "the end-to-end test processes submissions first"
+    name = sorted(run["name"] for run in runs)[0]
+    ui = system.prefect_api_url.removesuffix("/api")
+    screenshot = tmp_path / "prefect-flow-run.png"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{ui}/runs", wait_until="networkidle")
+        page.get_by_role("link", name=name, exact=True).first.click()  # find it in the list, as a user does
+        page.wait_for_url("**/runs/flow-run/**")
+        expect(page.get_by_text("Parent Run")).to_be_visible(timeout=30_000)  # the flow run's own page
+        expect(page.get_by_text(name, exact=True).first).to_be_visible()
+        expect(page.get_by_text("Completed").first).to_be_visible()
+        for stage in sorted(STAGES):  # the stage tasks on the run's timeline
+            expect(page.get_by_text(re.compile(rf"^{stage}-[0-9a-f]+$")).first).to_be_visible(timeout=30_000)
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(screenshot), full_page=True)
+        browser.close()
+    assert screenshot.stat().st_size > 10_000
+    print(f"screenshot of flow run {name!r}: {screenshot}")
