@@ -16,12 +16,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from selfeval.chain import process_bytes  # noqa: E402
-from selfeval.contract import Form, Status  # noqa: E402
-from services.ocr import InputRejected, default_engine  # noqa: E402
-from tests.conftest import REAL_FORMS, load_fixture  # noqa: E402
-from tests.records import count_fields, field_differences  # noqa: E402
-from tests.scangen import random_form, scan_forms, write_pdf  # noqa: E402
+from selfeval.chain import process_bytes
+from selfeval.contract import Form, Status
+from services.ocr import InputRejected, default_engine
+from tests.conftest import REAL_FORMS, load_fixture
+from tests.records import count_fields, field_differences
+from tests.scangen import random_form, scan_forms, write_pdf
 
 FIGURES = (
     "initial_budget",
@@ -97,9 +97,8 @@ def main() -> None:
     ]
     workdir = Path("/tmp/selfeval-accuracy")
     workdir.mkdir(exist_ok=True)
-    print(
-        f"{'quality':<8} {'forms':>5} {'fields exact':>18} {'figures exact':>18} {'verified':>9} {'s/page':>7}"
-    )
+    header = ("quality", "forms", "fields exact", "figures exact", "verified", "s/page")
+    print(f"{header[0]:<8} {header[1]:>5} {header[2]:>18} {header[3]:>18} {header[4]:>9} {header[5]:>7}")
     for quality in args.quality:
         m = measure(forms, quality, args.seed, workdir)
         print(
