@@ -29,7 +29,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _configure(ctx: typer.Context) -> None:
     """Logs go to stderr in one format for every command (stdout carries data only)."""
