@@ -76,12 +76,14 @@ def _line_mask(ink: np.ndarray, run: tuple[int, int], gap: tuple[int, int]) -> n
 
 def find_grids(rulings: Rulings, dpi: int) -> list[Grid]:
     """Every ruled table on the page, top to bottom."""
-    min_size = dpi // 2  # a table is at least half an inch each way
+    # A table is at least half an inch wide and one line of print tall: the last row of a form
+    # (评分等级) can stand alone at the top of a page.
+    min_width, min_height = dpi // 2, dpi // 8
     count, labels, stats, _ = cv2.connectedComponentsWithStats(rulings.both, connectivity=8)
     grids = []
     for label in range(1, count):
         x, y, w, h, _ = stats[label]
-        if w < min_size or h < min_size:
+        if w < min_width or h < min_height:
             continue
         region = (slice(y, y + h), slice(x, x + w))
         own = (labels[region] == label).astype(np.uint8) * 255

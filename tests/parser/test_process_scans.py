@@ -26,6 +26,7 @@ MAX_PROSE_CHARACTER_ERRORS = 0.002  # measured: 2 characters in ~5,000 on the ei
 
 
 def run_process(files: list[Path], out: Path) -> tuple[int, list[Record], str]:
+    """Exit status, the records written, and what was printed on stdout (logs go to stderr)."""
     result = subprocess.run(
         [sys.executable, "-m", "selfeval", "process", *map(str, files), "--out", str(out)],
         capture_output=True,
@@ -33,7 +34,7 @@ def run_process(files: list[Path], out: Path) -> tuple[int, list[Record], str]:
         timeout=900,
     )
     records = [Record.model_validate_json(path.read_bytes()) for path in sorted(out.glob("*.json"))]
-    return result.returncode, records, result.stdout + result.stderr
+    return result.returncode, records, result.stdout
 
 
 def prose_texts(form: Form) -> dict[str, str]:
