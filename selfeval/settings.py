@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     max_pages: int = Field(50, ge=1, description="a submission with more pages is rejected")
     max_pixels: int = Field(60_000_000, ge=1, description="a page image with more pixels is rejected")
     ocr_threads: int = Field(2, ge=1, description="CPU threads per OCR process")
+    ocr_processes: int = Field(1, ge=1, description="OCR processes `selfeval up` starts")
     model_dir: Path | None = Field(
         None, description="where prepared OCR models are kept (default HOME/models)"
     )

@@ -157,12 +157,16 @@ def up(settings: Settings, say: Callable[[str], None], stop_requested: Callable[
         env.update({"NATS_URL": nats_url, "PREFECT_API_URL": prefect_api_url})
         api_port = _port_or_free(settings.api_port)
         python = sys.executable
-        for name, module in (
-            ("ocr", "services.ocr.worker"),
+        parts = [
+            (f"ocr-{n + 1}" if settings.ocr_processes > 1 else "ocr", "services.ocr.worker")
+            for n in range(settings.ocr_processes)
+        ]
+        parts += [
             ("parser", "services.parser.worker"),
             ("scorer", "services.scorer.worker"),
             ("watcher", "flows.serve"),
-        ):
+        ]
+        for name, module in parts:
             supervisor.start(name, [python, "-m", module])
         api = supervisor.start("api", [python, "-m", "selfeval", "api", "--port", str(api_port)])
         api_url = f"http://{settings.api_host}:{api_port}"
