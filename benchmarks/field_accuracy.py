@@ -20,7 +20,7 @@ from selfeval.chain import process_bytes
 from selfeval.contract import Form, Status
 from services.ocr import InputRejected, default_engine
 from tests.conftest import REAL_FORMS, load_fixture
-from tests.records import count_fields, field_differences
+from tests.records import count_fields, field_differences, leaf_values
 from tests.scangen import random_form, scan_forms, write_pdf
 
 FIGURES = (
@@ -50,7 +50,7 @@ def measure(forms: list[Form], quality: str, seed: int, workdir: Path) -> dict[s
         total = count_fields(form)
         fields += total
         exact += total - len(differences)
-        form_figures = sum(1 for path in _leaf_paths(form) if path.endswith(FIGURES))
+        form_figures = sum(1 for path in leaf_values(form) if path.endswith(FIGURES))
         figures += form_figures
         figures_exact += form_figures - sum(1 for d in differences if d.split(":")[0].endswith(FIGURES))
         verified += record.status is Status.verified
@@ -63,25 +63,6 @@ def measure(forms: list[Form], quality: str, seed: int, workdir: Path) -> dict[s
         "verified": verified,
         "seconds_per_page": seconds / pages,
     }
-
-
-def _leaf_paths(form: Form) -> list[str]:
-    from tests.records import form_fields
-
-    paths: list[str] = []
-
-    def walk(value: object, path: str) -> None:
-        if isinstance(value, dict):
-            for key, item in value.items():
-                walk(item, f"{path}.{key}")
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                walk(item, f"{path}[{index}]")
-        else:
-            paths.append(path)
-
-    walk(form_fields(form), "form")
-    return paths
 
 
 def main() -> None:

@@ -33,14 +33,24 @@ def field_differences(got: Form, want: Form) -> list[str]:
     return differences
 
 
+def leaf_values(form: Form) -> dict[str, Any]:
+    """Every leaf field of a form by its record path (`form.indicators[3].name` → value)."""
+    values: dict[str, Any] = {}
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{path}.{key}")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, f"{path}[{index}]")
+        else:
+            values[path] = value
+
+    walk(form_fields(form), "form")
+    return values
+
+
 def count_fields(form: Form) -> int:
     """How many leaf fields a form has (the denominator of field-level accuracy)."""
-
-    def leaves(value: Any) -> int:
-        if isinstance(value, dict):
-            return sum(leaves(v) for v in value.values())
-        if isinstance(value, list):
-            return sum(leaves(v) for v in value)
-        return 1
-
-    return leaves(form_fields(form))
+    return len(leaf_values(form))

@@ -40,6 +40,14 @@ _FUNDING_ROWS = {
 # A split goal text ends mid-sentence; a finished one with a full stop or the like.
 _SENTENCE_END = tuple("。.；;！!？?）)」”")
 _GRADES = {grade.value: grade for grade in Grade}
+# Indicator columns by the record field they fill; the text ones carry on across a page break.
+_LEVEL_COLUMNS = ((Label.level1, "level1"), (Label.level2, "level2"))
+_CONTINUABLE_COLUMNS = (
+    (Label.name, "name"),
+    (Label.target, "target"),
+    (Label.actual_value, "actual"),
+    (Label.deviation_reason, "deviation_reason"),
+)
 
 
 @dataclass
@@ -271,10 +279,7 @@ class FormReader:
         text = {label: normalize_text(c.text) if c else "" for label, c in cell.items()}
         has_numbers = bool(text[Label.indicator_weight] or text[Label.score])
         if not has_numbers:
-            if self.indicators and any(
-                text[label]
-                for label in (Label.name, Label.target, Label.actual_value, Label.deviation_reason)
-            ):
+            if self.indicators and any(text[label] for label, _ in _CONTINUABLE_COLUMNS):
                 self._continue_indicator(cell, text)
             return
         previous = self.indicators[-1] if self.indicators else None
@@ -292,14 +297,7 @@ class FormReader:
             deviation_reason=text[Label.deviation_reason] or None,
         )
         self.indicators.append(indicator)
-        for label, key in (
-            (Label.level1, "level1"),
-            (Label.level2, "level2"),
-            (Label.name, "name"),
-            (Label.target, "target"),
-            (Label.actual_value, "actual"),
-            (Label.deviation_reason, "deviation_reason"),
-        ):
+        for label, key in (*_LEVEL_COLUMNS, *_CONTINUABLE_COLUMNS):
             if cell[label] is not None and text[label]:
                 self._add_source(f"form.indicators[{index}].{key}", cell[label])
         for label, key, reading in (
@@ -315,12 +313,7 @@ class FormReader:
         """A row cut by a page break: its text carries on the last indicator's cells."""
         indicator = self.indicators[-1]
         index = len(self.indicators) - 1
-        for label, key in (
-            (Label.name, "name"),
-            (Label.target, "target"),
-            (Label.actual_value, "actual"),
-            (Label.deviation_reason, "deviation_reason"),
-        ):
+        for label, key in _CONTINUABLE_COLUMNS:
             if not text[label]:
                 continue
             setattr(indicator, key, normalize_text((getattr(indicator, key) or "") + text[label]))

@@ -341,29 +341,18 @@ def check_quantitative_score(form: Form) -> list[Check]:
         if target is None or actual is None or not target.is_quantitative:
             continue
         fields = [_indicator_path(index, column) for column in ("target", "actual", "weight", "score")]
+        mismatch = None
         if not actual.is_quantitative:
-            checks.append(
-                _outcome(
-                    "quantitative_score",
-                    Severity.warning,
-                    fields,
-                    False,
-                    f"{indicator.name}: numeric target {target.text!r} but actual {actual.text!r}",
-                )
+            mismatch = (
+                f"{indicator.name}: numeric target {target.text!r} but actual {actual.text!r}",
+                None,
+                None,
             )
-            continue
-        if target.unit and actual.unit and target.unit != actual.unit:
-            checks.append(
-                _outcome(
-                    "quantitative_score",
-                    Severity.warning,
-                    fields,
-                    False,
-                    f"{indicator.name}: target unit {target.unit} ≠ actual unit {actual.unit}",
-                    target.unit,
-                    actual.unit,
-                )
-            )
+        elif target.unit and actual.unit and target.unit != actual.unit:
+            message = f"{indicator.name}: target unit {target.unit} ≠ actual unit {actual.unit}"
+            mismatch = (message, target.unit, actual.unit)
+        if mismatch is not None:
+            checks.append(_outcome("quantitative_score", Severity.warning, fields, False, *mismatch))
             continue
         if missing := _missing(dict(zip(fields[2:], (indicator.weight, indicator.score), strict=True))):
             checks.append(_skipped("quantitative_score", Severity.warning, fields, missing))

@@ -24,12 +24,15 @@ from selfeval.contract.messages import (
     records_subject,
 )
 from selfeval.contract.record import Record, record_id_for
-from selfeval.logs import configure_logging
+from selfeval.logs import configure_logging, get_logger
 from selfeval.settings import get_settings
 from selfeval.storage import Outbox
 from services.scorer import score_record
 
 SERVICE_NAME = "selfeval-scorer"
+log = get_logger("selfeval.scorer.worker")
+OUTBOX_PATIENCE = 600.0
+"""Seconds a record keeps trying to reach an unreachable outbox (S3 down) before the attempt fails."""
 
 
 def score_all(records: list[Record]) -> list[Record]:
@@ -48,7 +51,28 @@ async def publish_record(js: JetStreamContext, outbox: Outbox, record: Record) -
     await js.publish(
         records_subject(record.status), record.model_dump_json().encode(), headers={MSG_ID: record.record_id}
     )
-    await asyncio.to_thread(outbox.write_record, record)
+    await write_patiently(outbox, record)
+
+
+async def write_patiently(outbox: Outbox, record: Record, patience: float = OUTBOX_PATIENCE) -> None:
+    """Write to the outbox, waiting out an outage of the store instead of spending the stage's attempts.
+
+    Each failed attempt would otherwise count towards max_deliver and, after the last one, the record
+    would be dead-lettered although nothing is wrong with it; the stage heartbeats meanwhile.
+    """
+    deadline, delay = time.monotonic() + patience, 0.5
+    while True:
+        try:
+            await asyncio.to_thread(outbox.write_record, record)
+            return
+        except Exception as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning(
+                "outbox unreachable; retrying", record_id=record.record_id, error=str(exc), delay=delay
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 15.0)
 
 
 def _with_id(record: Record, submission_id: str) -> Record:

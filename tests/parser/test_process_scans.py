@@ -17,7 +17,7 @@ import pytest
 
 from selfeval.contract import Form, Record, Status
 from tests.conftest import REAL_FORMS, load_fixture
-from tests.records import field_differences, form_fields
+from tests.records import field_differences, leaf_values
 from tests.scangen import random_form, scan_forms, write_pdf, write_tiff
 
 # Prose fields, where a misread character does not change a figure the scorer checks.
@@ -38,20 +38,11 @@ def run_process(files: list[Path], out: Path) -> tuple[int, list[Record], str]:
 
 
 def prose_texts(form: Form) -> dict[str, str]:
-    texts: dict[str, str] = {}
-
-    def walk(value: object, path: str) -> None:
-        if isinstance(value, dict):
-            for key, item in value.items():
-                walk(item, f"{path}.{key}")
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                walk(item, f"{path}[{index}]")
-        elif isinstance(value, str) and path.endswith(PROSE):
-            texts[path] = value
-
-    walk(form_fields(form), "form")
-    return texts
+    return {
+        path: value
+        for path, value in leaf_values(form).items()
+        if isinstance(value, str) and path.endswith(PROSE)
+    }
 
 
 def character_errors(got: Form, want: Form) -> tuple[int, int]:
