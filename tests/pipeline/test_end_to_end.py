@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -145,3 +146,37 @@ def test_prefect_ui_shows_the_flow_run_of_a_processed_submission(
         browser.close()
     assert screenshot.stat().st_size > 10_000
     print(f"screenshot of flow run {name!r}: {screenshot}")
+
+
+def test_http_api_takes_a_scan_and_serves_its_state_and_record(system: RunningSystem, tmp_path: Path) -> None:
+    import httpx
+
+    form = load_fixture(REAL_FORMS[5]).form
+    data = pdf_bytes([form], 6, tmp_path, "api.pdf")
+    api = httpx.Client(base_url=system.api_url, timeout=30)
+    assert api.get("/healthz").json() == {"status": "ok"}
+    assert api.get("/readyz").json() == {"nats": "ok", "prefect": "ok"}
+    response = api.post("/submissions", files={"file": ("自评表 2024.pdf", data, "application/pdf")})
+    assert response.status_code == 202, response.text
+    accepted = response.json()
+    assert accepted["content_type"] == "application/pdf" and accepted["size"] == len(data)
+    submission_id = accepted["submission_id"]
+    state: dict[str, object] = {}
+    for _ in range(240):
+        reply = api.get(f"/submissions/{submission_id}")
+        if reply.status_code == 200:
+            state = reply.json()
+            if state["stages"]["publish"] == "done":  # type: ignore[index]
+                break
+        time.sleep(0.5)
+    assert state.get("statuses") == ["verified"], state
+    (record_id,) = state["record_ids"]  # type: ignore[misc]
+    record = api.get(f"/records/{record_id}").json()
+    assert record["status"] == "verified" and record["submission"]["sha256"] == submission_id
+    assert record["form"]["project_name"] == form.project_name
+    assert api.get("/records/0123456789abcdef").status_code == 404
+    assert api.get("/submissions/not-a-hash").status_code == 400
+    event = {"Records": [{"s3": {"object": {"key": "inbox/form_02.pdf"}}}]}
+    assert api.post("/events/s3", json=event).json() == {"accepted": ["inbox/form_02.pdf"]}
+    metrics = api.get("/metrics").text
+    assert "selfeval_api_uploads_total 1.0" in metrics and "selfeval_api_bucket_events_total 1.0" in metrics
