@@ -40,6 +40,8 @@ _MAGIC = {
     b"MM\x00*": "image/tiff",
 }
 _UNSAFE = re.compile(r"[^\w.\-]+")
+# Room for the multipart framing around an upload of the largest accepted size.
+MULTIPART_SLACK = 64 * 1024
 
 
 def sniff_content_type(head: bytes) -> str | None:
@@ -121,6 +123,18 @@ def create_app(context: ApiContext) -> FastAPI:
             raise HTTPException(401, "a valid 'Authorization: Bearer <token>' header is required")
 
     guarded = [Depends(authorised)]
+
+    @app.middleware("http")
+    async def refuse_oversized_bodies(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """Refuse a body that says it is too big before reading (and spooling) any of it."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > context.max_upload_bytes + MULTIPART_SLACK:
+            metrics.refused.labels("too_large").inc()
+            detail = f"upload larger than {context.max_upload_bytes} bytes"
+            return JSONResponse({"detail": detail}, status_code=413)
+        return await call_next(request)
 
     @app.post("/submissions", status_code=202, dependencies=guarded, response_model=SubmissionAccepted)
     async def submit_scan(file: UploadFile) -> SubmissionAccepted:

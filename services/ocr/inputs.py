@@ -148,7 +148,7 @@ def _render_pdf(pdf: pdfium.PdfDocument, dpi: int) -> Iterator[tuple[np.ndarray,
 # --- images -------------------------------------------------------------------------------------------
 
 
-def _open_pil(data: bytes, max_pixels: int) -> Image.Image:
+def _open_pil(data: bytes, kind: str, max_pixels: int) -> Image.Image:
     """Open lazily (header only); Pillow's own bomb guard is kept above our limit as a backstop."""
     Image.MAX_IMAGE_PIXELS = max(max_pixels, Image.MAX_IMAGE_PIXELS or 0)
     try:
@@ -156,13 +156,30 @@ def _open_pil(data: bytes, max_pixels: int) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as error:
+        size = _declared_size(data, kind)
+        if size is not None:
+            _check_pixels(*size, max_pixels, 1)
         found = re.search(r"\((\d+) pixels\)", str(error))
-        size = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+        pixels = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
         raise InputRejected(
-            f"page 1 is {size}; at most {max_pixels:,} are accepted (scan at a lower resolution)"
+            f"page 1 is {pixels}; at most {max_pixels:,} are accepted (scan at a lower resolution)"
         ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise InputRejected(f"the image is broken or truncated and cannot be opened ({error})") from None
+
+
+def _declared_size(data: bytes, kind: str) -> tuple[int, int] | None:
+    """The width and height the header claims, read by the format's own plugin without Pillow's bomb
+    guard (only to say how big the refused image is; nothing is decoded)."""
+    plugin = Image.OPEN.get(kind.upper())
+    if plugin is None:
+        return None
+    try:
+        with plugin[0](io.BytesIO(data)) as image:
+            width, height = image.size
+    except Exception:  # a header too broken to report its size: the caller says so without it
+        return None
+    return width, height
 
 
 def _frame_sizes(image: Image.Image, max_pages: int) -> list[tuple[int, int]]:
@@ -175,7 +192,7 @@ def _frame_sizes(image: Image.Image, max_pages: int) -> list[tuple[int, int]]:
 
 
 def _open_image(data: bytes, kind: str, dpi: int, max_pages: int, max_pixels: int) -> Document:
-    image = _open_pil(data, max_pixels)
+    image = _open_pil(data, kind, max_pixels)
     try:
         sizes = _frame_sizes(image, max_pages)
     except InputRejected:

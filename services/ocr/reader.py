@@ -21,7 +21,7 @@ import numpy as np
 
 from selfeval.contract.ocr import Cell, Page, PageTables, Table, TextLine
 from services.ocr.cleanup import CleanPage, clean_page
-from services.ocr.grid import Grid, find_grids, ruling_masks
+from services.ocr.grid import Grid, Rulings, find_grids, ruling_masks
 from services.ocr.inputs import open_document
 from services.ocr.models import (
     DET_NAME,
@@ -32,6 +32,7 @@ from services.ocr.models import (
     prepare_models,
     quiet_paddle,
 )
+from services.ocr.orientation import is_sideways, is_upside_down, turn
 from services.ocr.recognise import Reading, Recogniser
 from services.ocr.settings import OcrSettings
 from services.ocr.slanet import grid_from_slanet
@@ -154,12 +155,50 @@ class OcrEngine:
         return self.read(path.read_bytes(), source=str(path))
 
     def read_image(self, bgr: np.ndarray, dpi: int, number: int = 1, watch: Stopwatch | None = None) -> Page:
-        """Read one page image (BGR or grey uint8)."""
+        """Read one page image (BGR or grey uint8), turned upright first if it was scanned turned."""
         watch = watch or Stopwatch()
         with watch.stage("clean"):
             clean = clean_page(bgr, dpi)
         with watch.stage("grid"):
             rulings = ruling_masks(clean.ink, dpi)
+        with watch.stage("orient"):
+            quarter_turns = 1 if is_sideways(clean.ink, rulings.both, dpi) else 0
+        if quarter_turns:
+            clean, rulings = turn(clean, 1), None
+        layout = self._layout(clean, dpi, watch, rulings)
+        with watch.stage("recognise"):
+            readings = self.recogniser.read(layout.crops)
+        with watch.stage("orient"):
+            upside_down = is_upside_down(self.recogniser, layout.crops)
+        if upside_down:  # rare: lay the page out again the right way up and read it again
+            quarter_turns += 2
+            layout = self._layout(turn(clean, 2), dpi, watch)
+            with watch.stage("recognise"):
+                readings = self.recogniser.read(layout.crops)
+        if quarter_turns:
+            log.info(
+                "page %d was scanned turned %d° counter-clockwise; read upright", number, 90 * quarter_turns
+            )
+        with watch.stage("assemble"):
+            tables, free = assemble(layout.grids, layout.lines, with_dashes(readings, layout.dashes))
+        height, width = layout.clean.grey.shape
+        return Page(
+            number=number,
+            width=width,
+            height=height,
+            dpi=dpi,
+            skew_degrees=layout.clean.skew_degrees,
+            tables=tables,
+            free_lines=free,
+            timings=watch.rounded(),
+        )
+
+    def _layout(
+        self, clean: CleanPage, dpi: int, watch: Stopwatch, rulings: Rulings | None = None
+    ) -> PageLayout:
+        """Grid, text lines and their crops of a cleaned, upright page (nothing recognised yet)."""
+        with watch.stage("grid"):
+            rulings = rulings or ruling_masks(clean.ink, dpi)
             grids = find_grids(rulings, dpi)
         with watch.stage("lines"):
             blobs = find_blobs(clean.ink, rulings.both, dpi)
@@ -175,21 +214,7 @@ class OcrEngine:
                 for p, d in zip(pieces, dashes, strict=True)
                 if not d
             ]
-        with watch.stage("recognise"):
-            readings = with_dashes(self.recogniser.read(crops), dashes)
-        with watch.stage("assemble"):
-            tables, free = assemble(grids, lines, readings)
-        height, width = clean.grey.shape
-        return Page(
-            number=number,
-            width=width,
-            height=height,
-            dpi=dpi,
-            skew_degrees=clean.skew_degrees,
-            tables=tables,
-            free_lines=free,
-            timings=watch.rounded(),
-        )
+        return PageLayout(clean, grids, lines, dashes, crops)
 
     def _slanet_grids(self, clean: CleanPage, blobs: Blobs, dpi: int) -> list[Grid]:
         region = tabular_block(blobs)
@@ -227,6 +252,19 @@ class PageLines:
     """rows of pieces outside every table"""
     line_height: float
     """the page's typical line height in pixels"""
+
+
+@dataclass
+class PageLayout:
+    """Everything found on a page before recognition: its grids, text lines and their crops."""
+
+    clean: CleanPage
+    grids: list[Grid]
+    lines: PageLines
+    dashes: list[bool]
+    """per piece (in `_flatten` order): a lone dash, recognised by shape and never cropped"""
+    crops: list[np.ndarray]
+    """grey crops of the pieces that are not dashes, in the same order"""
 
 
 def lines_by_region(blobs: Blobs, grids: list[Grid], shape: tuple[int, ...], dpi: int) -> PageLines:

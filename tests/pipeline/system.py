@@ -124,6 +124,8 @@ def start_seaweedfs(root: Path, bucket: str) -> SeaweedFS:
         "-s3",
         f"-s3.port={s3_port}",
         f"-s3.config={config}",
+        "-s3.port.iceberg=0",  # off: fixed default ports (8181, 9101) clash between concurrent test runs
+        "-s3.port.lance=0",
         "-master.volumeSizeLimitMB=64",
     ]
     server = SeaweedFS(f"http://127.0.0.1:{s3_port}", None, data, args, root / "seaweedfs.log")  # type: ignore[arg-type]
