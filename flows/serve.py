@@ -3,7 +3,8 @@
 Run as `python -m flows.serve` (what `selfeval up` starts). The deployment's flow run executes in
 this process, so the watcher and the per-submission flow runs it starts share one NATS connection.
 Submissions left unfinished by an earlier run (the watcher was killed) get a new flow run to follow
-them, so every submission ends with a completed flow run.
+them, and so do submissions whose flow run an earlier watcher left "running" in Prefect (that run is
+then marked Crashed), so every submission ends with one finished flow run.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from prefect.deployments import run_deployment
 from prefect.flow_engine import run_flow_async
 
 from flows import submission, watcher
-from flows.submission import FlowContext
+from flows.submission import FlowContext, follow_submission, mark_crashed, unfinished_runs
 from flows.watcher import BucketWatcher, WatcherRuntime, watch_bucket
 from selfeval.bootstrap import connect_nats, make_inbox, make_outbox
 from selfeval.bus import ensure_topology, install_signal_handlers, watch_states
@@ -37,6 +38,18 @@ async def unfinished_submissions(watcher_: BucketWatcher) -> list[tuple[str, str
     return found
 
 
+async def orphaned_flow_runs() -> list[tuple[str, str]]:
+    """Submissions whose flow run a dead watcher left unfinished in Prefect; stale watcher runs closed."""
+    try:
+        stale_watchers = await unfinished_runs(watch_bucket.name)
+        await mark_crashed(stale_watchers, "the watcher process stopped; a new watcher run replaced it")
+        runs = await unfinished_runs(follow_submission.name)
+    except Exception as exc:
+        log.warning("could not read unfinished flow runs", error=repr(exc))
+        return []
+    return [(str(r.parameters["submission_id"]), str(r.parameters["source"])) for r in runs if r.parameters]
+
+
 async def run(settings: Settings, quit_event: asyncio.Event) -> None:
     nc = await connect_nats(settings, "selfeval-watcher")
     try:
@@ -48,7 +61,9 @@ async def run(settings: Settings, quit_event: asyncio.Event) -> None:
         )
         bucket_watcher = BucketWatcher(inbox, js, settings.settle_seconds, settings.poll_seconds)
         watcher.configure(WatcherRuntime(bucket_watcher, nc, quit_event))
-        for submission_id, source in await unfinished_submissions(bucket_watcher):
+        to_follow = dict(await unfinished_submissions(bucket_watcher))
+        to_follow.update(await orphaned_flow_runs())
+        for submission_id, source in to_follow.items():
             log.info("following an unfinished submission", submission_id=submission_id, source=source)
             bucket_watcher.start_follower(submission_id, source)
         parameters = {"inbox": inbox.describe()}

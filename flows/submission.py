@@ -11,14 +11,30 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from uuid import UUID
 
+import nats.errors
 from nats.js import JetStreamContext
 from prefect import flow, task
 from prefect.artifacts import acreate_markdown_artifact
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterName,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.states import Crashed
 
 from selfeval.bus import get_state
 from selfeval.contract import Record, Status
 from selfeval.contract.messages import Stage, StageState, SubmissionState
+from selfeval.logs import get_logger
+
+log = get_logger("selfeval.flows")
 
 # Transient faults worth a task retry; a stage the services marked failed is final.
 TRANSIENT = (ConnectionError, TimeoutError, OSError)
@@ -67,7 +83,10 @@ async def wait_for_stage(submission_id: str, stage: Stage) -> SubmissionState:
     ctx = _ctx()
     deadline = time.monotonic() + ctx.stage_timeout
     while True:
-        state = await get_state(ctx.js, submission_id)
+        try:
+            state = await get_state(ctx.js, submission_id)
+        except (nats.errors.Error, ConnectionError, TimeoutError):
+            state = None  # NATS is away for a moment (restart, failover): keep following
         if state is not None:
             if state.stages[stage] is StageState.done:
                 return state
@@ -161,3 +180,33 @@ def _read_records(state: SubmissionState) -> list[Record]:
         if record is not None:
             records.append(record)
     return records
+
+
+UNFINISHED = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING]
+
+
+async def unfinished_runs(flow_name: str, run_name: str | None = None) -> list[FlowRun]:
+    """Flow runs of `flow_name` Prefect still shows as scheduled, pending or running."""
+    run_filter = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=UNFINISHED)))
+    if run_name is not None:
+        run_filter.name = FlowRunFilterName(any_=[run_name])
+    async with get_client() as client:
+        return await client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])), flow_run_filter=run_filter
+        )
+
+
+async def mark_crashed(runs: list[FlowRun], message: str) -> None:
+    async with get_client() as client:
+        for run in runs:
+            await client.set_flow_run_state(run.id, Crashed(message=message), force=True)
+
+
+async def supersede_lost_runs(submission_id: str, source: str, current: UUID | None) -> None:
+    """Mark Crashed the earlier runs of this submission that Prefect lost track of (left "running")."""
+    try:
+        runs = await unfinished_runs(follow_submission.name, source)
+        lost = [r for r in runs if r.parameters.get("submission_id") == submission_id and r.id != current]
+        await mark_crashed(lost, f"lost while Prefect or the watcher was away; superseded by run {current}")
+    except Exception as exc:
+        log.warning("could not mark lost flow runs", submission_id=submission_id, error=repr(exc))

@@ -5,24 +5,57 @@ publishes there when a store calls its S3-notification webhook). An object is re
 listing has settled, so half-written uploads are never read; the submission id is the SHA-256 of the
 bytes, so a re-dropped or renamed identical file is recognised and gives no second record. Objects that
 arrived while the system was down are simply found by the first poll.
+
+Faults: when the bucket (or NATS) is unreachable the poll backs off (doubling up to 30 s) and catches
+up when it is back; every RECONCILE_SECONDS it re-queues submissions whose OCR work was lost between
+the state write and the publish (`requeue_lost_submissions`); a flow run that Prefect lost (server
+away while it ran) is run again until Prefect holds its final state, and the lost run is marked
+Crashed, so each submission ends with one finished flow run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from dataclasses import dataclass, field
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from prefect import flow
 
-from flows.submission import follow_submission
-from selfeval.bus import submit
+from flows.submission import follow_submission, supersede_lost_runs
+from selfeval.bus import requeue_lost_submissions, submit
 from selfeval.contract.messages import BUCKET_EVENTS_SUBJECT
 from selfeval.inbox import Inbox, InboxObject, StableObjects
 from selfeval.logs import get_logger
 
 log = get_logger("selfeval.watcher")
+
+RECONCILE_SECONDS = 15.0
+MAX_POLL_BACKOFF = 30.0
+MAX_FOLLOW_BACKOFF = 30.0
+
+
+async def follow_until_reported(submission_id: str, source: str) -> None:
+    """Run the submission's flow until Prefect holds its final state (re-running it while Prefect is away)."""
+    failures = 0
+    while True:
+        try:
+            state = await follow_submission(submission_id, source, return_state=True)
+        except Exception as exc:  # creating or reporting the run failed: the Prefect API is unreachable
+            state, error = None, repr(exc)
+        else:
+            error = "the run crashed" if state.is_crashed() else None
+        if state is not None and error is None:
+            await supersede_lost_runs(submission_id, source, state.state_details.flow_run_id)
+            return
+        failures += 1
+        delay = min(MAX_FOLLOW_BACKOFF, 2.0**failures)
+        log.warning(
+            "flow run not tracked; running it again", submission_id=submission_id, error=error, delay=delay
+        )
+        await asyncio.sleep(delay)
 
 
 @dataclass
@@ -68,7 +101,7 @@ class BucketWatcher:
         return state.submission_id
 
     def start_follower(self, submission_id: str, source: str) -> None:
-        follower = asyncio.create_task(follow_submission(submission_id, source))
+        follower = asyncio.create_task(follow_until_reported(submission_id, source))
         self._followers.add(follower)
         follower.add_done_callback(self._followers.discard)
 
@@ -81,22 +114,36 @@ class BucketWatcher:
 
         subscription = await nc.subscribe(BUCKET_EVENTS_SUBJECT, cb=on_event)
         log.info("watching", inbox=self.inbox.describe())
+        failures, reconciled_at = 0, time.monotonic()
         try:
             while not quit_event.is_set():
                 try:
                     await self.poll_once()
-                except (OSError, ConnectionError, TimeoutError) as exc:
-                    # The bucket or NATS is away for a while: back off and catch up when it is back.
-                    log.warning("poll failed; retrying", error=str(exc))
+                    failures = 0
+                except Exception as exc:
+                    # Back off and catch up when it is back (the next successful poll sees everything).
+                    failures += 1
+                    log.warning("poll failed; backing off", error=str(exc) or repr(exc), failures=failures)
+                if time.monotonic() - reconciled_at > RECONCILE_SECONDS:
+                    reconciled_at = time.monotonic()
+                    await self._requeue_lost()
                 wake.clear()
+                delay = min(MAX_POLL_BACKOFF, self.poll_seconds * 2**failures)
                 waiters = [asyncio.create_task(wake.wait()), asyncio.create_task(quit_event.wait())]
-                await asyncio.wait(waiters, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
                 for waiter in waiters:
                     waiter.cancel()
         finally:
-            await subscription.unsubscribe()
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
             if self._followers:
                 await asyncio.wait(self._followers, timeout=5)
+
+    async def _requeue_lost(self) -> None:
+        try:
+            await requeue_lost_submissions(self.js)
+        except Exception as exc:
+            log.warning("re-queue check failed", error=str(exc) or repr(exc))
 
 
 @dataclass

@@ -24,6 +24,7 @@ import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import nats
@@ -61,6 +62,9 @@ from selfeval.settings import get_settings
 log = get_logger("selfeval.bus")
 
 MSG_ID = "Nats-Msg-Id"
+MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
+EXHAUSTED_STREAM = "SELFEVAL_EXHAUSTED"
+"""Captures the max-deliveries advisories of the work stream's consumers (see StageWorker)."""
 ERROR_HEADER = "Selfeval-Error"
 DELIVERIES_HEADER = "Selfeval-Deliveries"
 
@@ -136,7 +140,7 @@ async def connect(url: str, name: str, *, initial_timeout: float | None = None, 
     client = Client()
     connecting = asyncio.ensure_future(
         client.connect(
-            servers=url,
+            servers=server_urls(url),
             name=name,
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
@@ -169,6 +173,11 @@ async def connect(url: str, name: str, *, initial_timeout: float | None = None, 
             "check NATS_USER/NATS_PASSWORD, NATS_TOKEN or NATS_CREDS"
         )
     raise ConnectionError(f"NATS at {url} not reachable within {initial_timeout}s")
+
+
+def server_urls(url: str) -> list[str]:
+    """`nats://a:4222,nats://b:4222` (a cluster, as NATS_URL may name it) → one URL per server."""
+    return [part.strip() for part in url.split(",") if part.strip()]
 
 
 # --- topology ------------------------------------------------------------------------------------
@@ -220,6 +229,18 @@ async def ensure_topology(js: JetStreamContext, replicas: int = 1) -> None:
             storage=api.StorageType.FILE,
             duplicate_window=120,
             max_age=30 * 24 * 3600,
+            num_replicas=replicas,
+        ),
+    )
+    await _ensure_stream(
+        js,
+        api.StreamConfig(
+            name=EXHAUSTED_STREAM,
+            # The server's advisory for a work message that used up its deliveries (the worker died on
+            # its last attempt), kept durably so a worker dead-letters it even if none listened then.
+            subjects=[f"{MAX_DELIVERIES_ADVISORY}.{WORK_STREAM}.>"],
+            retention=api.RetentionPolicy.WORK_QUEUE,
+            storage=api.StorageType.FILE,
             num_replicas=replicas,
         ),
     )
@@ -328,6 +349,69 @@ async def watch_states(js: JetStreamContext, include_history: bool = False) -> A
         await watcher.stop()
 
 
+async def queued_submissions(js: JetStreamContext, stage: Stage) -> set[str]:
+    """Ids of the submissions whose work for `stage` still sits in the work stream (queued or in flight)."""
+    found: set[str] = set()
+    sequence = 1
+    while True:
+        try:
+            stored = await js.get_msg(WORK_STREAM, seq=sequence, subject=stage_subject(stage), next=True)
+        except nats.js.errors.NotFoundError:
+            return found
+        with contextlib.suppress(ValidationError):
+            found.add(STAGE_MESSAGES[stage].model_validate_json(stored.data or b"").submission_id)
+        sequence = (stored.seq or sequence) + 1
+
+
+def _lost_before_ocr(state: SubmissionState, queued: set[str], older_than: float) -> bool:
+    age = (datetime.now(UTC) - state.received_at).total_seconds()
+    return (
+        state.stages[Stage.ocr] is StageState.waiting
+        and not state.finished
+        and state.submission_id not in queued
+        and age > older_than
+    )
+
+
+async def requeue_lost_submissions(js: JetStreamContext, older_than: float = 10.0) -> list[str]:
+    """Re-publish the OcrRequest of submissions whose state exists but whose work never reached the queue.
+
+    `submit` writes the state before it publishes; a submitter dying in between (or NATS going away
+    then) leaves the submission "ocr waiting" forever. The re-publish carries the same msg-id as the
+    original, so a late original and the re-publish cannot both be queued within the dedup window, and a
+    second copy after it is skipped by the stage's done check.
+    """
+    queued = await queued_submissions(js, Stage.ocr)
+    scans = await js.object_store(SCANS_BUCKET)
+    requeued = []
+    async for state in _current_states(js):
+        if not _lost_before_ocr(state, queued, older_than):
+            continue
+        try:
+            info = await scans.get_info(state.submission_id)
+        except nats.js.errors.ObjectNotFoundError:
+            continue  # the submitter died before storing the bytes; a re-drop submits it again
+        request = OcrRequest(submission_id=state.submission_id, source=state.source, size=info.size or 0)
+        await publish_handoff(js, Handoff.to(Stage.ocr, request))
+        requeued.append(state.submission_id)
+        log.warning("re-queued a submission lost before OCR", submission_id=state.submission_id)
+    return requeued
+
+
+async def _current_states(js: JetStreamContext) -> AsyncIterator[SubmissionState]:
+    """Every stored state once (the watch's initial values), without waiting for later changes."""
+    kv = await _states(js)
+    watcher = await kv.watchall(ignore_deletes=True)
+    try:
+        async for entry in watcher:
+            if entry is None:  # the marker after the initial values
+                return
+            if entry.value:
+                yield SubmissionState.model_validate_json(entry.value)
+    finally:
+        await watcher.stop()
+
+
 # --- hand-offs -----------------------------------------------------------------------------------
 
 
@@ -384,6 +468,11 @@ class StageWorker:
     redelivered) → publish the hand-offs → mark done → ack. An exception naks with the next backoff
     delay; on the last attempt the message goes to the dead-letter subject and a rejected record is
     handed to the publish stage, so the submission still ends in exactly one record.
+
+    A worker that dies on every attempt (a poison input that crashes the process) never reaches that
+    branch: the server stops delivering after max_deliver and emits a max-deliveries advisory, which
+    EXHAUSTED_STREAM keeps; every worker of the stage also consumes those and gives the message up
+    the same way.
     """
 
     js: JetStreamContext
@@ -396,6 +485,7 @@ class StageWorker:
     fetch_timeout: float = 1.0
     counters: StageCounters = field(default_factory=StageCounters)
     _subscription: JetStreamContext.PullSubscription | None = None
+    _exhausted: JetStreamContext.PullSubscription | None = None
 
     async def ensure_consumer(self) -> None:
         config = api.ConsumerConfig(
@@ -403,9 +493,8 @@ class StageWorker:
             filter_subject=stage_subject(self.stage),
             ack_policy=api.AckPolicy.EXPLICIT,
             ack_wait=self.ack_wait,
-            # One delivery beyond our attempts: if the worker dies during the last attempt, the
-            # next worker still gets the message once, to dead-letter it.
-            max_deliver=self.max_deliver + 1,
+            # Exactly our attempts: a worker dying on the last one is covered by the advisory.
+            max_deliver=self.max_deliver,
             max_ack_pending=max(100, self.concurrency * 4),
         )
         # Creating an existing durable with a changed config updates it (server ≥ 2.10).
@@ -413,12 +502,27 @@ class StageWorker:
         self._subscription = await self.js.pull_subscribe_bind(
             durable=durable_name(self.stage), stream=WORK_STREAM
         )
+        exhausted = api.ConsumerConfig(
+            durable_name=f"{durable_name(self.stage)}-exhausted",
+            filter_subject=f"{MAX_DELIVERIES_ADVISORY}.{WORK_STREAM}.{durable_name(self.stage)}",
+            ack_policy=api.AckPolicy.EXPLICIT,
+            ack_wait=max(self.ack_wait, 10.0),
+        )
+        await self.js.add_consumer(EXHAUSTED_STREAM, exhausted)
+        self._exhausted = await self.js.pull_subscribe_bind(
+            durable=exhausted.durable_name, stream=EXHAUSTED_STREAM
+        )
 
     async def run(self, quit_event: asyncio.Event) -> None:
         """Fetch and handle until `quit_event` is set; in-flight messages finish first."""
         if self._subscription is None:
             await self.ensure_consumer()
-        await asyncio.gather(*(self._fetch_loop(quit_event) for _ in range(self.concurrency)))
+        loops = [
+            self._fetch_loop(quit_event, lambda: self._subscription, self.handle)
+            for _ in range(self.concurrency)
+        ]
+        loops.append(self._fetch_loop(quit_event, lambda: self._exhausted, self.handle_exhausted))
+        await asyncio.gather(*loops)
 
     async def stop(self) -> None:
         """Drop the pull subscription (call after `run` returned, before draining the connection).
@@ -426,16 +530,26 @@ class StageWorker:
         Draining a connection with a pull subscription still attached waits forever on the fetch
         status messages nobody reads any more.
         """
-        subscription, self._subscription = self._subscription, None
-        if subscription is not None:
-            with contextlib.suppress(Exception):
-                await subscription.unsubscribe()
+        subscriptions = (self._subscription, self._exhausted)
+        self._subscription = self._exhausted = None
+        for subscription in subscriptions:
+            if subscription is not None:
+                with contextlib.suppress(Exception):
+                    await subscription.unsubscribe()
 
-    async def _fetch_loop(self, quit_event: asyncio.Event) -> None:
-        assert self._subscription is not None
+    async def _fetch_loop(
+        self,
+        quit_event: asyncio.Event,
+        subscription: Callable[[], JetStreamContext.PullSubscription | None],
+        handle: Callable[[Msg], Awaitable[None]],
+    ) -> None:
+        # `subscription` is looked up each time: ensure_consumer() may have bound a new one.
         while not quit_event.is_set():
+            current = subscription()
+            if current is None:
+                return
             try:
-                messages = await self._subscription.fetch(1, timeout=self.fetch_timeout)
+                messages = await current.fetch(1, timeout=self.fetch_timeout)
             except nats.errors.TimeoutError:
                 continue
             except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError):
@@ -448,7 +562,7 @@ class StageWorker:
                     await self.ensure_consumer()
                 continue
             for message in messages:
-                await self.handle(message)
+                await handle(message)
 
     async def handle(self, msg: Msg) -> None:
         self.counters.in_flight += 1
@@ -464,18 +578,12 @@ class StageWorker:
         try:
             request = STAGE_MESSAGES[self.stage].model_validate_json(msg.data)
         except ValidationError as exc:
-            await self._dead_letter(msg, f"malformed {self.stage.value} message: {exc.errors()[:1]}", attempt)
+            reason = f"malformed {self.stage.value} message: {exc.errors()[:1]}"
+            await self._dead_letter(msg.data, msg.metadata.sequence.stream, reason, attempt)
             await msg.term()
             self.counters.failed += 1
             return
         submission_id = request.submission_id
-        if attempt > self.max_deliver:
-            state = await get_state(self.js, submission_id)
-            error = (
-                state.errors.get(self.stage) if state else None
-            ) or "the worker stopped during the last attempt"
-            await self._give_up(msg, request, error, attempt - 1)
-            return
         state = await self._begin(request)
         if state.stages[self.stage] is StageState.done:
             # Already handed on by an earlier delivery that died before its ack.
@@ -552,10 +660,44 @@ class StageWorker:
         await msg.nak(delay=delay)
 
     async def _give_up(self, msg: Msg, request: StageMessage, error: str, attempts: int) -> None:
+        await self._reject(msg.data, msg.metadata.sequence.stream, request, error, attempts)
+        await msg.term()
+
+    async def handle_exhausted(self, advisory: Msg) -> None:
+        """A max-deliveries advisory: give up the work message it names, unless that is gone already."""
+        try:
+            await self._reject_exhausted(json.loads(advisory.data))
+        except Exception as exc:  # e.g. NATS away; the advisory is redelivered after ack_wait
+            log.warning("exhausted message left for later", stage=self.stage.value, error=repr(exc))
+            return
+        await advisory.ack()
+
+    async def _reject_exhausted(self, advisory: dict[str, Any]) -> None:
+        sequence, attempts = int(advisory["stream_seq"]), int(advisory.get("deliveries", self.max_deliver))
+        try:
+            stored = await self.js.get_msg(WORK_STREAM, sequence)
+        except nats.js.errors.NotFoundError:
+            return  # acked or terminated after all
+        data = stored.data or b""
+        try:
+            request = STAGE_MESSAGES[self.stage].model_validate_json(data)
+        except ValidationError:
+            await self._dead_letter(data, sequence, "malformed message, deliveries exhausted", attempts)
+        else:
+            state = await get_state(self.js, request.submission_id)
+            noted = state.errors.get(self.stage) if state else None
+            error = noted or "the worker died or stopped answering during every attempt"
+            await self._reject(data, sequence, request, error, attempts)
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await self.js.delete_msg(WORK_STREAM, sequence)
+
+    async def _reject(
+        self, data: bytes, sequence: int, request: StageMessage, error: str, attempts: int
+    ) -> None:
         """Dead-letter the message, mark the stage failed, and still hand on one rejected record."""
         submission_id, source = request.submission_id, request.source
         reason = f"{self.stage.value} failed after {attempts} attempts: {error}"
-        await self._dead_letter(msg, reason, attempts)
+        await self._dead_letter(data, sequence, reason, attempts)
         if self.stage is not Stage.publish:  # a failing publish stage cannot publish its own rejection
             record = Record.rejected(submission_id, source, [], reason)
             record.provenance.pipeline_version = __version__
@@ -568,16 +710,14 @@ class StageWorker:
             state.errors[stage] = reason
 
         await update_state(self.js, submission_id, failed, default=_default_state(request))
-        await msg.term()
         self.counters.failed += 1
         log.error("stage gave up", stage=stage.value, submission_id=submission_id, reason=reason)
 
-    async def _dead_letter(self, msg: Msg, reason: str, attempts: int) -> None:
+    async def _dead_letter(self, data: bytes, sequence: int, reason: str, attempts: int) -> None:
         headers = {ERROR_HEADER: reason[:1000], DELIVERIES_HEADER: str(attempts)}
-        meta = msg.metadata
         # The work message's stream sequence identifies it: a repeated give-up is dropped as duplicate.
-        headers[MSG_ID] = f"dead.{meta.stream}.{meta.sequence.stream}"
-        await self.js.publish(dead_letter_subject(self.stage), msg.data, headers=headers)
+        headers[MSG_ID] = f"dead.{WORK_STREAM}.{sequence}"
+        await self.js.publish(dead_letter_subject(self.stage), data, headers=headers)
 
     def stats(self) -> dict[str, int]:
         return vars(self.counters).copy()

@@ -134,6 +134,14 @@ class EmbeddedNats:
             process.kill()
             process.wait()
 
+    def forget(self) -> None:
+        """Drop a process that failed to start, so `running` is False and a later start tries again."""
+        self._process = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def restart(self) -> EmbeddedNats:
         self.stop()
         return self.start()

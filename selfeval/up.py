@@ -4,10 +4,16 @@ Starts an embedded NATS server (JetStream, data under HOME/nats) and a local Pre
 included, data under HOME/prefect) unless `NATS_URL` / `PREFECT_API_URL` name existing ones, then the
 three services, the bucket watcher and the HTTP API. Ctrl-C (or SIGTERM) stops them all, last
 started first.
+
+A part that dies (crash, OOM kill, `kill -9`) is started again, on the same ports and data, after a
+back-off that doubles while it keeps dying soon after each start (1 s up to 30 s); the embedded NATS
+server is watched the same way. A part exiting with status 2 (refused credentials, missing models:
+a configuration error no restart can fix) stops the whole system instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -20,7 +26,7 @@ from pathlib import Path
 import httpx
 
 from selfeval.bootstrap import clear_endpoints, write_endpoints
-from selfeval.embedded import EmbeddedNats, free_port
+from selfeval.embedded import EmbeddedNats, NatsServerError, free_port
 from selfeval.settings import Settings
 
 
@@ -28,16 +34,34 @@ class StartupError(RuntimeError):
     """A part of the system did not come up; the message says which and where its log is."""
 
 
+CONFIG_ERROR_STATUS = 2
+"""Exit status of a part that cannot work as configured; restarting it would only hide that."""
+FIRST_BACKOFF, MAX_BACKOFF = 1.0, 30.0
+STABLE_AFTER = 60.0
+"""A part that ran this long before dying starts over from the first back-off."""
+
+
+def restart_delay(failures: int) -> float:
+    """1, 2, 4, … s up to MAX_BACKOFF for the n-th quick death in a row (n ≥ 1)."""
+    return min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** max(0, failures - 1))
+
+
 @dataclass
 class Process:
     name: str
-    popen: subprocess.Popen[bytes]
+    argv: list[str]
+    env: dict[str, str]
     log_path: Path
+    popen: subprocess.Popen[bytes]
+    started_at: float = field(default_factory=time.monotonic)
+    quick_failures: int = 0
+    restart_at: float | None = None  # set while dead and waiting for its back-off
+    restarts: int = 0
 
 
 @dataclass
 class Supervisor:
-    """Starts the parts as child processes with their logs under HOME/logs, and stops them in reverse."""
+    """Runs the parts as child processes (logs under HOME/logs), restarts dead ones, stops them in reverse."""
 
     home: Path
     env: dict[str, str]
@@ -47,21 +71,46 @@ class Supervisor:
         logs = self.home / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         log_path = logs / f"{name}.log"
-        log_file = log_path.open("ab")
-        popen = subprocess.Popen(
-            argv,
-            env={**self.env, **(extra_env or {})},
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
-        )
-        process = Process(name, popen, log_path)
+        env = {**self.env, **(extra_env or {})}
+        process = Process(name, argv, env, log_path, self._spawn(argv, env, log_path))
         self.processes.append(process)
         return process
 
+    @staticmethod
+    def _spawn(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+        with log_path.open("ab") as log_file:
+            return subprocess.Popen(
+                argv,
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
+            )
+
     def exited(self) -> list[Process]:
         return [p for p in self.processes if p.popen.poll() is not None]
+
+    def config_errors(self) -> list[Process]:
+        return [p for p in self.exited() if p.popen.returncode == CONFIG_ERROR_STATUS]
+
+    def revive(self, say: Callable[[str], None]) -> None:
+        """Schedule a restart for each newly dead part, and restart those whose back-off is over."""
+        now = time.monotonic()
+        for process in self.exited():
+            if process.restart_at is None:
+                _kill_group(process.popen.pid)  # helpers it forked (uvicorn, …) would hold its port
+                quick = now - process.started_at < STABLE_AFTER
+                process.quick_failures = process.quick_failures + 1 if quick else 1
+                delay = restart_delay(process.quick_failures)
+                process.restart_at = now + delay
+                status = process.popen.returncode
+                say(f"{process.name} exited with status {status}; restarting in {delay:.0f} s")
+            elif now >= process.restart_at:
+                process.popen = self._spawn(process.argv, process.env, process.log_path)
+                process.started_at, process.restart_at = now, None
+                process.restarts += 1
+                say(f"{process.name} restarted (restart {process.restarts}, pid {process.popen.pid})")
 
     def stop_all(self, timeout: float = 15.0) -> None:
         for process in reversed(self.processes):
@@ -75,6 +124,43 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 process.popen.kill()
                 process.popen.wait()
+            _kill_group(process.popen.pid)
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL what is left of a dead child's process group (each child leads its own session)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+@dataclass
+class NatsKeeper:
+    """Restarts the embedded NATS server (same port and store) when it dies, with the same back-off."""
+
+    nats: EmbeddedNats
+    quick_failures: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+    restart_at: float | None = None
+
+    def revive(self, say: Callable[[str], None]) -> None:
+        if self.nats.running:
+            return
+        now = time.monotonic()
+        if self.restart_at is None:
+            quick = now - self.started_at < STABLE_AFTER
+            self.quick_failures = self.quick_failures + 1 if quick else 1
+            delay = restart_delay(self.quick_failures)
+            self.restart_at = now + delay
+            say(f"nats-server exited; restarting in {delay:.0f} s")
+        elif now >= self.restart_at:
+            try:
+                self.nats.start()
+            except NatsServerError as exc:
+                say(f"nats-server did not come back: {exc}")
+                self.nats.forget()
+            self.started_at, self.restart_at = now, None
+            if self.nats.running:
+                say(f"nats-server restarted on {self.nats.url}")
 
 
 def _port_or_free(preferred: int) -> int:
@@ -179,12 +265,16 @@ def up(settings: Settings, say: Callable[[str], None], stop_requested: Callable[
         say(f"Outbox        {outbox}")
         say(f"Logs          {home / 'logs'}")
         say("ready: drop scans into the inbox (or `selfeval submit FILE…`); Ctrl-C stops everything")
+        keeper = NatsKeeper(nats) if nats is not None else None
         while not stop_requested():
-            dead = supervisor.exited()
-            if dead:
-                names = ", ".join(f"{p.name} (status {p.popen.returncode}, log {p.log_path})" for p in dead)
-                say(f"stopping: {names} exited")
+            broken = supervisor.config_errors()
+            if broken:
+                names = ", ".join(f"{p.name} (status {p.popen.returncode}, log {p.log_path})" for p in broken)
+                say(f"stopping: {names} cannot run as configured")
                 return 1
+            if keeper is not None:
+                keeper.revive(say)
+            supervisor.revive(say)
             time.sleep(0.5)
         return 0
     finally:

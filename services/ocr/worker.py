@@ -8,6 +8,8 @@ once: retrying bad input cannot help. Run with `python -m services.ocr.worker`.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import Mapping
 
 import nats.js.errors
@@ -34,6 +36,16 @@ SERVICE_NAME = "selfeval-ocr"
 log = get_logger("selfeval.ocr.worker")
 
 Rejections = tuple[type[Exception], ...]
+
+POISON_ENV = "SELFEVAL_TEST_POISON_SHA256"
+"""Fault tests only: a submission id whose OCR kills this process (SIGKILL), like a crashing decoder."""
+
+
+def die_on_poison(submission_id: str) -> None:
+    # No real input is known to crash the engine (inputs.py refuses bombs), so the tests plant one.
+    if submission_id and submission_id == os.environ.get(POISON_ENV):
+        log.error("test poison: killing the OCR process", submission_id=submission_id)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def load_reader(settings: Settings) -> tuple[PageReader, Rejections]:
@@ -63,6 +75,7 @@ def make_handlers(
     js: JetStreamContext, reader: PageReader, rejections: Rejections
 ) -> Mapping[Stage, StageHandler]:
     async def ocr(request: OcrRequest) -> list[Handoff]:
+        die_on_poison(request.submission_id)
         data = await load_scan(js, request)
         try:
             tables = await asyncio.to_thread(reader.read, data, request.source)
