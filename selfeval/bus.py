@@ -170,7 +170,7 @@ async def connect(url: str, name: str, *, initial_timeout: float | None = None, 
     if refused in done:
         raise BusAuthError(
             f"NATS at {url} refused the credentials of {name!r} (authorization violation): "
-            "check NATS_USER/NATS_PASSWORD, NATS_TOKEN or NATS_CREDS"
+            "check SELFEVAL_NATS_USER/SELFEVAL_NATS_PASSWORD or SELFEVAL_NATS_CREDS"
         )
     raise ConnectionError(f"NATS at {url} not reachable within {initial_timeout}s")
 

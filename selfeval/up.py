@@ -14,6 +14,7 @@ a configuration error no restart can fix) stops the whole system instead.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -222,6 +223,20 @@ def base_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def nats_auth_args(settings: Settings, store_dir: Path) -> list[str]:
+    """With credentials configured, the embedded server requires them. They go in a 0600 config file,
+    not on the command line, where any local user's `ps` would show them."""
+    if not (settings.nats_user and settings.nats_password):
+        return []
+    store_dir.mkdir(parents=True, exist_ok=True)
+    conf = store_dir / "auth.conf"
+    conf.touch(mode=0o600)
+    conf.chmod(0o600)
+    user, password = json.dumps(settings.nats_user), json.dumps(settings.nats_password.get_secret_value())
+    conf.write_text(f"authorization {{\n  user: {user}\n  password: {password}\n}}\n")
+    return ["-c", str(conf)]
+
+
 def up(settings: Settings, say: Callable[[str], None], stop_requested: Callable[[], bool]) -> int:
     """Bring everything up, report the URLs, supervise until asked to stop or a part dies."""
     home = settings.home.resolve()
@@ -234,7 +249,11 @@ def up(settings: Settings, say: Callable[[str], None], stop_requested: Callable[
         if settings.nats_url:
             nats_url = settings.nats_url
         else:
-            nats = EmbeddedNats(store_dir=home / "nats", port=_port_or_free(settings.nats_port))
+            nats = EmbeddedNats(
+                store_dir=home / "nats",
+                port=_port_or_free(settings.nats_port),
+                extra_args=nats_auth_args(settings, home / "nats"),
+            )
             nats.start()
             nats_url = nats.url
         say(f"NATS          {nats_url}")

@@ -34,6 +34,7 @@ from tests.records import field_differences
 BUCKET = "selfeval-hostile"
 API_TOKEN = "api-token-in-the-system-7d2e9"
 NATS_PASSWORD = "nats-password-in-the-system-41bc"
+NATS_AUTH = {"user": "selfeval", "password": NATS_PASSWORD}
 # Each bad object, by its key in the bucket, and the reason its record must give.
 BAD_OBJECTS: dict[str, tuple[bytes, str]] = {
     "inbox/empty.pdf": (b"", "the file is empty (0 bytes)"),
@@ -89,11 +90,11 @@ def records(system: RunningSystem, seaweedfs: SeaweedFS) -> list[Record]:
         timeout=30,
     )
     assert response.status_code == 202, response.text
-    bad = collect_records(system.nats_url, expected=len(BAD_OBJECTS) + 1, timeout=180, linger=0)
+    bad = collect_records(system.nats_url, expected=len(BAD_OBJECTS) + 1, timeout=180, linger=0, **NATS_AUTH)
     assert len(bad) == len(BAD_OBJECTS) + 1, [(r.submission.source, r.reason) for r in bad]
     # After every bad one has been dealt with: a good scan, named as if it were a PNG.
     s3.upload_fileobj(io.BytesIO(badfiles.scan_pdf(seed=11)), BUCKET, "inbox/good-scan.png")
-    return collect_records(system.nats_url, expected=len(bad) + 1, timeout=300, linger=3)
+    return collect_records(system.nats_url, expected=len(bad) + 1, timeout=300, linger=3, **NATS_AUTH)
 
 
 def test_each_bad_submission_gives_exactly_one_rejected_record(records: list[Record]) -> None:
@@ -168,3 +169,26 @@ def test_the_embedded_nats_and_the_api_listen_on_loopback_only(system: RunningSy
     for name in ("nats_url", "api_url", "prefect_api_url"):
         addresses = listening_addresses(port_of(endpoints[name]))
         assert addresses == {"127.0.0.1"}, (name, addresses)
+
+
+def test_the_embedded_nats_requires_the_configured_credentials(system: RunningSystem) -> None:
+    import asyncio
+
+    import nats
+    import nats.errors
+
+    async def connect(**auth: str) -> bool:
+        try:
+            client = await nats.connect(
+                system.nats_url, allow_reconnect=False, connect_timeout=3, max_reconnect_attempts=0, **auth
+            )
+        except (nats.errors.Error, OSError, TimeoutError):
+            return False
+        await client.close()
+        return True
+
+    assert asyncio.run(connect()) is False
+    assert asyncio.run(connect(user="selfeval", password="not-the-password")) is False
+    assert asyncio.run(connect(**NATS_AUTH)) is True
+    conf = system.home / "nats" / "auth.conf"
+    assert conf.stat().st_mode & 0o777 == 0o600

@@ -11,8 +11,10 @@ from nats.js.api import DeliverPolicy
 from selfeval.contract import Record
 
 
-async def _collect(nats_url: str, subject: str, expected: int, timeout: float, linger: float) -> list[Record]:
-    nc = await nats.connect(nats_url)
+async def _collect(
+    nats_url: str, subject: str, expected: int, timeout: float, linger: float, auth: dict[str, str]
+) -> list[Record]:
+    nc = await nats.connect(nats_url, **auth)
     records: list[Record] = []
     try:
         subscription = await nc.jetstream().subscribe(
@@ -39,7 +41,15 @@ async def _collect(nats_url: str, subject: str, expected: int, timeout: float, l
 
 
 def collect_records(
-    nats_url: str, expected: int, timeout: float, subject: str = "selfeval.records.>", linger: float = 3.0
+    nats_url: str,
+    expected: int,
+    timeout: float,
+    subject: str = "selfeval.records.>",
+    linger: float = 3.0,
+    **auth: str,
 ) -> list[Record]:
-    """All records on the subject from the stream's start: at least `expected` unless time ran out."""
-    return asyncio.run(_collect(nats_url, subject, expected, timeout, linger))
+    """All records on the subject from the stream's start: at least `expected` unless time ran out.
+
+    `auth`: `user` and `password` for a server that requires them.
+    """
+    return asyncio.run(_collect(nats_url, subject, expected, timeout, linger, auth))
