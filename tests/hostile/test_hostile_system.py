@@ -22,10 +22,10 @@ from selfeval.contract import Record, Status
 from tests.hostile import badfiles
 from tests.pipeline.records_stream import collect_records
 from tests.pipeline.system import (
-    S3_ACCESS_KEY,
     S3_SECRET_KEY,
     RunningSystem,
     SeaweedFS,
+    s3_env,
     start_seaweedfs,
     start_system,
 )
@@ -59,13 +59,8 @@ def system(tmp_path_factory: pytest.TempPathFactory, seaweedfs: SeaweedFS) -> It
     running = start_system(
         tmp_path_factory.mktemp("home"),
         {
-            "SELFEVAL_S3_BUCKET": BUCKET,
-            "SELFEVAL_S3_ENDPOINT_URL": seaweedfs.endpoint_url,
-            "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY,
-            "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY,
-            "AWS_DEFAULT_REGION": "us-east-1",
+            **s3_env(seaweedfs, BUCKET),
             "SELFEVAL_API_TOKEN": API_TOKEN,
-            # The embedded server does not ask for them yet (see the report), but every client is given them.
             "SELFEVAL_NATS_USER": "selfeval",
             "SELFEVAL_NATS_PASSWORD": NATS_PASSWORD,
             "SELFEVAL_LOG_LEVEL": "DEBUG",  # the most talkative setting: the likeliest to leak

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from services.ocr.inputs import InputRejected, open_document, sniff_type
+from tests.hostile.badfiles import encrypted_pdf
 
 
 def png_bytes(width: int = 40, height: int = 30) -> bytes:
@@ -38,34 +39,6 @@ def bomb_png(width: int = 30_000, height: int = 30_000) -> bytes:
     data = zlib.compress(b"\x00" * 1000)
     idat = struct.pack(">I", len(data)) + b"IDAT" + data + struct.pack(">I", zlib.crc32(b"IDAT" + data))
     return b"\x89PNG\r\n\x1a\n" + ihdr + idat
-
-
-def encrypted_pdf() -> bytes:
-    """A minimal PDF whose trailer names an /Encrypt dictionary (standard handler, RC4 40-bit)."""
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 300] >>",
-        b"<< /Filter /Standard /V 1 /R 2 /Length 40 /P -4 "
-        b"/O <" + b"11" * 32 + b"> /U <" + b"22" * 32 + b"> >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += (
-        b"trailer\n<< /Size 5 /Root 1 0 R /Encrypt 4 0 R /ID [<"
-        + b"ab" * 16
-        + b"> <"
-        + b"ab" * 16
-        + b">] >>\n"
-    )
-    out += b"startxref\n%d\n%%%%EOF\n" % xref
-    return bytes(out)
 
 
 def rejected(data: bytes, **limits: int) -> str:

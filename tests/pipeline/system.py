@@ -143,6 +143,17 @@ def start_seaweedfs(root: Path, bucket: str) -> SeaweedFS:
     return server
 
 
+def s3_env(seaweedfs: SeaweedFS, bucket: str) -> dict[str, str]:
+    """The settings that make `selfeval up` watch (and write its outbox to) a SeaweedFS bucket."""
+    return {
+        "SELFEVAL_S3_BUCKET": bucket,
+        "SELFEVAL_S3_ENDPOINT_URL": seaweedfs.endpoint_url,
+        "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+
 @dataclass
 class RunningSystem:
     home: Path

@@ -22,6 +22,7 @@ from tests.pipeline.system import (
     RunningSystem,
     SeaweedFS,
     flow_runs,
+    s3_env,
     start_seaweedfs,
     start_system,
     task_runs,
@@ -42,16 +43,7 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory, seaweedfs: SeaweedFS) -> Iterator[RunningSystem]:
-    running = start_system(
-        tmp_path_factory.mktemp("home"),
-        {
-            "SELFEVAL_S3_BUCKET": BUCKET,
-            "SELFEVAL_S3_ENDPOINT_URL": seaweedfs.endpoint_url,
-            "AWS_ACCESS_KEY_ID": "selfeval-test",
-            "AWS_SECRET_ACCESS_KEY": "selfeval-test-secret",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        },
-    )
+    running = start_system(tmp_path_factory.mktemp("home"), s3_env(seaweedfs, BUCKET))
     yield running
     assert running.stop() == 0, running.logs()
 
