@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import sys
@@ -378,8 +379,6 @@ def api(
     port: Annotated[int | None, typer.Option(help="port (default SELFEVAL_API_PORT)")] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs)."""
-    import ipaddress
-
     import uvicorn
 
     from selfeval.api import ApiContext, create_app
@@ -388,7 +387,7 @@ def api(
     settings = get_settings()
     host = host or settings.api_host
     token = settings.api_token.get_secret_value() if settings.api_token else None
-    if token is None and not _is_loopback(host, ipaddress):
+    if token is None and not _is_loopback(host):
         fail(f"binding the API to {host} needs SELFEVAL_API_TOKEN (only loopback may go without a token)")
     context = ApiContext(
         inbox=make_inbox(settings),
@@ -401,11 +400,11 @@ def api(
     uvicorn.run(create_app(context), host=host, port=port or settings.api_port, log_config=None)
 
 
-def _is_loopback(host: str, ipaddress: object) -> bool:
+def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback  # type: ignore[attr-defined, no-any-return]
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
 
