@@ -16,6 +16,7 @@ from prefect.deployments import run_deployment
 from prefect.flow_engine import run_flow_async
 
 from flows import submission, watcher
+from flows.state_changes import StateChanges
 from flows.submission import FlowContext, follow_submission, mark_crashed, unfinished_runs
 from flows.watcher import BucketWatcher, WatcherRuntime, watch_bucket
 from selfeval.bootstrap import connect_nats, make_inbox, make_outbox
@@ -56,8 +57,10 @@ async def run(settings: Settings, quit_event: asyncio.Event) -> None:
         js = nc.jetstream()
         await ensure_topology(js, settings.nats_replicas)
         inbox = make_inbox(settings)
+        changes = StateChanges(js)
+        await changes.start()
         submission.configure(
-            FlowContext(js=js, stage_timeout=settings.stage_timeout, outbox_reader=make_outbox(settings))
+            FlowContext(js, settings.stage_timeout, changes, outbox_reader=make_outbox(settings))
         )
         bucket_watcher = BucketWatcher(inbox, js, settings.settle_seconds, settings.poll_seconds)
         watcher.configure(WatcherRuntime(bucket_watcher, nc, quit_event))

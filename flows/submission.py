@@ -9,6 +9,7 @@ waits for Prefect: if the Prefect server is away, the records still come out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 from uuid import UUID
@@ -29,6 +30,7 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.states import Crashed
 
+from flows.state_changes import StateChanges
 from selfeval.bus import get_state
 from selfeval.contract import Record, Status
 from selfeval.contract.messages import Stage, StageState, SubmissionState
@@ -50,7 +52,7 @@ class FlowContext:
 
     js: JetStreamContext
     stage_timeout: float
-    poll_seconds: float = 0.5
+    changes: StateChanges
     outbox_reader: object | None = None
 
 
@@ -82,21 +84,25 @@ async def wait_for_stage(submission_id: str, stage: Stage) -> SubmissionState:
     """Until the services mark the stage done (or failed, or the stage takes too long)."""
     ctx = _ctx()
     deadline = time.monotonic() + ctx.stage_timeout
-    while True:
-        try:
-            state = await get_state(ctx.js, submission_id)
-        except (nats.errors.Error, ConnectionError, TimeoutError):
-            state = None  # NATS is away for a moment (restart, failover): keep following
-        if state is not None:
-            if state.stages[stage] is StageState.done:
-                return state
-            if state.stages[stage] is StageState.failed:
-                raise StageFailedError(state.errors.get(stage, f"{stage} failed"))
-            if stage is not Stage.publish and state.stages[Stage.publish] is StageState.done:
-                return state  # rejected early (bad input): later stages were skipped
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{stage} did not finish within {ctx.stage_timeout:.0f} s")
-        await asyncio.sleep(ctx.poll_seconds)
+    async with ctx.changes.following(submission_id) as written:
+        while True:
+            written.clear()
+            try:
+                state = await get_state(ctx.js, submission_id)
+            except (nats.errors.Error, ConnectionError, TimeoutError):
+                state = None  # NATS is away for a moment (restart, failover): keep following
+            if state is not None:
+                if state.stages[stage] is StageState.done:
+                    return state
+                if state.stages[stage] is StageState.failed:
+                    raise StageFailedError(state.errors.get(stage, f"{stage} failed"))
+                if stage is not Stage.publish and state.stages[Stage.publish] is StageState.done:
+                    return state  # rejected early (bad input): later stages were skipped
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{stage} did not finish within {ctx.stage_timeout:.0f} s")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(written.wait(), min(remaining, ctx.changes.recheck_seconds))
 
 
 def _stage_task(stage: Stage):  # type: ignore[no-untyped-def]

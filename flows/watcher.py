@@ -129,6 +129,9 @@ class BucketWatcher:
                     await self._requeue_lost()
                 wake.clear()
                 delay = min(MAX_POLL_BACKOFF, self.poll_seconds * 2**failures)
+                settling = self._stable.next_settle_in()
+                if not failures and settling is not None:
+                    delay = min(delay, settling + 0.05)  # look again as soon as a new object has settled
                 waiters = [asyncio.create_task(wake.wait()), asyncio.create_task(quit_event.wait())]
                 await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
                 for waiter in waiters:

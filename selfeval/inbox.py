@@ -147,3 +147,14 @@ class StableObjects:
         for key in set(self._first_seen) - present:
             del self._first_seen[key]
         return ready
+
+    def next_settle_in(self, now: float | None = None) -> float | None:
+        """Seconds until the earliest object still settling would be ready (None when none is waiting),
+        so the watcher can look again then instead of a whole poll interval later."""
+        now = time.monotonic() if now is None else now
+        waits = [
+            seen + self.settle_seconds - now
+            for _, seen in self._first_seen.values()
+            if now - seen < self.settle_seconds
+        ]
+        return max(0.0, min(waits)) if waits else None

@@ -7,6 +7,7 @@ names (`NATS_URL`, `PREFECT_API_URL`, the `AWS_*` credentials read by boto3).
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,8 +26,14 @@ class Settings(BaseSettings):
     dpi: int = Field(200, ge=72, le=600, description="resolution PDFs are rasterised at")
     max_pages: int = Field(50, ge=1, description="a submission with more pages is rejected")
     max_pixels: int = Field(60_000_000, ge=1, description="a page image with more pixels is rejected")
-    ocr_threads: int = Field(2, ge=1, description="CPU threads per OCR process")
-    ocr_processes: int = Field(1, ge=1, description="OCR processes `selfeval up` starts")
+    ocr_threads: int | None = Field(
+        None, ge=1, description="CPU threads per OCR process (default: the cores shared among them)"
+    )
+    ocr_processes: int = Field(
+        default_factory=lambda: min(2, cpu_count()),
+        ge=1,
+        description="OCR processes `selfeval up` starts (default: 2, or 1 on a one-core machine)",
+    )
     model_dir: Path | None = Field(
         None, description="where prepared OCR models are kept (default HOME/models)"
     )
@@ -72,6 +79,11 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1, description="larger uploads are refused (413)")
 
+    def ocr_threads_per_process(self, processes: int = 1) -> int:
+        """SELFEVAL_OCR_THREADS, or the cores shared among `processes` OCR processes: two processes of
+        one thread read more pages per second than one of two (no thread ever waits on another)."""
+        return self.ocr_threads or max(1, cpu_count() // processes)
+
     @property
     def models_path(self) -> Path:
         return self.model_dir or self.home / "models"
@@ -86,5 +98,10 @@ class Settings(BaseSettings):
 
 
 @lru_cache
+def cpu_count() -> int:
+    """Cores this process may run on (a container's CPU set, not the host's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def get_settings() -> Settings:
     return Settings()

@@ -40,6 +40,9 @@ CONFIG_ERROR_STATUS = 2
 FIRST_BACKOFF, MAX_BACKOFF = 1.0, 30.0
 STABLE_AFTER = 60.0
 """A part that ran this long before dying starts over from the first back-off."""
+BOOKKEEPING_NICENESS = 19
+"""The Prefect server, the watcher (its flow runs) and the API run at this lower CPU priority: they only
+record and report, so on a small machine they use the moments OCR leaves free instead of slowing it."""
 
 
 def restart_delay(failures: int) -> float:
@@ -54,6 +57,7 @@ class Process:
     env: dict[str, str]
     log_path: Path
     popen: subprocess.Popen[bytes]
+    niceness: int = 0
     started_at: float = field(default_factory=time.monotonic)
     quick_failures: int = 0
     restart_at: float | None = None  # set while dead and waiting for its back-off
@@ -68,17 +72,22 @@ class Supervisor:
     env: dict[str, str]
     processes: list[Process] = field(default_factory=list)
 
-    def start(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> Process:
+    def start(
+        self, name: str, argv: list[str], extra_env: dict[str, str] | None = None, niceness: int = 0
+    ) -> Process:
         logs = self.home / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         log_path = logs / f"{name}.log"
         env = {**self.env, **(extra_env or {})}
-        process = Process(name, argv, env, log_path, self._spawn(argv, env, log_path))
+        popen = self._spawn(argv, env, log_path, niceness)
+        process = Process(name, argv, env, log_path, popen, niceness)
         self.processes.append(process)
         return process
 
     @staticmethod
-    def _spawn(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    def _spawn(
+        argv: list[str], env: dict[str, str], log_path: Path, niceness: int
+    ) -> subprocess.Popen[bytes]:
         with log_path.open("ab") as log_file:
             return subprocess.Popen(
                 argv,
@@ -87,6 +96,8 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
+                # Set in the child before exec, so every thread it starts inherits it.
+                preexec_fn=(lambda: os.nice(niceness)) if niceness else None,
             )
 
     def exited(self) -> list[Process]:
@@ -108,7 +119,7 @@ class Supervisor:
                 status = process.popen.returncode
                 say(f"{process.name} exited with status {status}; restarting in {delay:.0f} s")
             elif now >= process.restart_at:
-                process.popen = self._spawn(process.argv, process.env, process.log_path)
+                process.popen = self._spawn(process.argv, process.env, process.log_path, process.niceness)
                 process.started_at, process.restart_at = now, None
                 process.restarts += 1
                 say(f"{process.name} restarted (restart {process.restarts}, pid {process.popen.pid})")
@@ -209,6 +220,7 @@ def start_prefect(supervisor: Supervisor, home: Path, preferred_port: int) -> st
         "prefect-server",
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
         {"PREFECT_HOME": str(prefect_home), "PREFECT_UI_API_URL": api_url},
+        niceness=BOOKKEEPING_NICENESS,
     )
     wait_until(lambda: _prefect_healthy(api_url), 120, "the Prefect server", process)
     return api_url
@@ -263,17 +275,24 @@ def up(settings: Settings, say: Callable[[str], None], stop_requested: Callable[
         api_port = _port_or_free(settings.api_port)
         python = sys.executable
         parts = [
-            (f"ocr-{n + 1}" if settings.ocr_processes > 1 else "ocr", "services.ocr.worker")
+            (f"ocr-{n + 1}" if settings.ocr_processes > 1 else "ocr", "services.ocr.worker", 0)
             for n in range(settings.ocr_processes)
         ]
         parts += [
-            ("parser", "services.parser.worker"),
-            ("scorer", "services.scorer.worker"),
-            ("watcher", "flows.serve"),
+            ("parser", "services.parser.worker", 0),
+            ("scorer", "services.scorer.worker", 0),
+            ("watcher", "flows.serve", BOOKKEEPING_NICENESS),
         ]
-        for name, module in parts:
-            supervisor.start(name, [python, "-m", module])
-        api = supervisor.start("api", [python, "-m", "selfeval", "api", "--port", str(api_port)])
+        # Each OCR process gets its share of the cores (it cannot know how many siblings it has).
+        ocr_env = {"SELFEVAL_OCR_THREADS": str(settings.ocr_threads_per_process(settings.ocr_processes))}
+        for name, module, niceness in parts:
+            extra = ocr_env if module == "services.ocr.worker" else None
+            supervisor.start(name, [python, "-m", module], extra, niceness=niceness)
+        api = supervisor.start(
+            "api",
+            [python, "-m", "selfeval", "api", "--port", str(api_port)],
+            niceness=BOOKKEEPING_NICENESS,
+        )
         api_url = f"http://{settings.api_host}:{api_port}"
         wait_until(lambda: _http_ok(api_url + "/healthz"), 60, "the API", api)
         write_endpoints(home, {"nats_url": nats_url, "prefect_api_url": prefect_api_url, "api_url": api_url})

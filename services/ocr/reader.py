@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from selfeval.contract.ocr import Cell, Page, PageTables, Table, TextLine
@@ -83,6 +84,9 @@ class OcrEngine:
         warm_up: bool = True,
     ) -> None:
         self.settings = settings or OcrSettings()
+        # The thread budget covers OpenCV's image work too, so N processes of N/cores threads each
+        # do not oversubscribe the CPU (OpenCV would otherwise use every core in each process).
+        cv2.setNumThreads(self.settings.threads)
         cache = self.settings.cache_dir
         configure_paddle_environment(cache)
         self.prepared: PreparedModels = prepare_models(cache, model_search_root)

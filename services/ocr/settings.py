@@ -37,6 +37,6 @@ class OcrSettings:
             dpi=settings.dpi,
             max_pages=settings.max_pages,
             max_pixels=settings.max_pixels,
-            threads=settings.ocr_threads,
+            threads=settings.ocr_threads_per_process(),
             model_dir=settings.models_path,
         )

@@ -1,8 +1,10 @@
 """OCR as a service: OcrRequest (scan bytes in the Object Store) → read pages → ParseRequest.
 
-The engine runs in a thread so the event loop keeps heartbeating the message while a page takes
-10+ seconds. Input the engine refuses (not a scan, too many pages, …) becomes a rejected record at
-once: retrying bad input cannot help. Run with `python -m services.ocr.worker`.
+The engine runs on one dedicated thread so the event loop keeps heartbeating the message while a
+page takes 10+ seconds. It is loaded and warmed up on that same thread: Paddle's oneDNN keeps its
+compiled kernels per thread, so a read on any other thread would pay the set-up again. Input the
+engine refuses (not a scan, too many pages, …) becomes a rejected record at once: retrying bad input
+cannot help. Run with `python -m services.ocr.worker`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import os
 import signal
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import nats.js.errors
 from nats.js import JetStreamContext
@@ -72,13 +75,14 @@ def rejected(request: OcrRequest, reason: str) -> Handoff:
 
 
 def make_handlers(
-    js: JetStreamContext, reader: PageReader, rejections: Rejections
+    js: JetStreamContext, reader: PageReader, rejections: Rejections, engine_thread: ThreadPoolExecutor
 ) -> Mapping[Stage, StageHandler]:
     async def ocr(request: OcrRequest) -> list[Handoff]:
         die_on_poison(request.submission_id)
         data = await load_scan(js, request)
+        loop = asyncio.get_running_loop()
         try:
-            tables = await asyncio.to_thread(reader.read, data, request.source)
+            tables = await loop.run_in_executor(engine_thread, reader.read, data, request.source)
         except rejections as exc:
             return [rejected(request, str(exc))]
         tables.sha256, tables.source = request.submission_id, request.source
@@ -96,14 +100,15 @@ def main() -> int:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     # Load the models before taking work, so a missing model fails the start, not every message.
+    engine_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocr-engine")
     try:
-        reader, rejections = load_reader(settings)
+        reader, rejections = engine_thread.submit(load_reader, settings).result()
     except ModelMissing as exc:
         log.error("cannot start OCR", error=str(exc))
         return 2
     return run_service(
         SERVICE_NAME,
-        lambda js: make_handlers(js, reader, rejections),
+        lambda js: make_handlers(js, reader, rejections, engine_thread),
         lambda name: connect_nats(settings, name),
         replicas=settings.nats_replicas,
     )

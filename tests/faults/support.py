@@ -42,6 +42,7 @@ FAST_ENV = {
     "SELFEVAL_MAX_DELIVER": "3",
     "SELFEVAL_RETRY_BACKOFF": "[0.5,1]",
     "SELFEVAL_OCR_THREADS": "2",
+    "SELFEVAL_OCR_PROCESSES": "1",  # the faults below kill "the" OCR process
 }
 ONE_PAGE_FORMS = ("form_02", "form_03")
 PART_MODULES = {

@@ -33,7 +33,9 @@ def test_a_growing_file_is_read_only_once_it_settles(tmp_path: Path) -> None:
     path.write_bytes(b"%PDF-1.7 part one, part two")  # still being copied
     assert stable.settled(inbox.list(), now=0.8) == []
     assert stable.settled(inbox.list(), now=1.5) == []  # changed at 0.8: not settled until 1.8
+    assert stable.next_settle_in(now=1.5) == pytest.approx(0.3)  # the watcher looks again then
     assert [o.key for o in stable.settled(inbox.list(), now=1.9)] == ["scan.pdf"]
+    assert stable.next_settle_in(now=1.9) is None  # nothing left waiting: back to the poll interval
 
 
 def test_symlinks_are_not_followed(tmp_path: Path) -> None:
