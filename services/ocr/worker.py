@@ -75,7 +75,10 @@ def rejected(request: OcrRequest, reason: str) -> Handoff:
 
 
 def make_handlers(
-    js: JetStreamContext, reader: PageReader, rejections: Rejections, engine_thread: ThreadPoolExecutor
+    js: JetStreamContext,
+    reader: PageReader,
+    rejections: Rejections,
+    engine_thread: ThreadPoolExecutor | None = None,
 ) -> Mapping[Stage, StageHandler]:
     async def ocr(request: OcrRequest) -> list[Handoff]:
         die_on_poison(request.submission_id)
