@@ -18,6 +18,7 @@ import pytest
 from benchmarks.soak import run_soak
 from selfeval.contract import Status
 from selfeval.contract.messages import SCANS_BUCKET, STATE_BUCKET, Stage, StageState, SubmissionState
+from selfeval.up import BOOKKEEPING_NICENESS
 from tests.faults.support import (
     any_in_stage,
     assert_exactly_once,
@@ -181,3 +182,8 @@ def test_the_system_still_stops_cleanly_after_the_faults(system: RunningSystem) 
     # Every part is up again (the module fixture also asserts `selfeval up` exits 0).
     for part in ("ocr", "parser", "scorer", "watcher", "api", "prefect"):
         wait_for(lambda p=part: part_processes(system.process.pid, p), 60, f"{part} running")
+    # Restarted parts keep their CPU priority: the services at normal, the bookkeeping below them.
+    for part in ("ocr", "parser", "scorer"):
+        assert {p.nice() for p in part_processes(system.process.pid, part)} == {0}, part
+    for part in ("watcher", "api", "prefect"):
+        assert {p.nice() for p in part_processes(system.process.pid, part)} == {BOOKKEEPING_NICENESS}, part
