@@ -20,7 +20,7 @@ from flows.state_changes import StateChanges
 from flows.submission import FlowContext, follow_submission, mark_crashed, unfinished_runs
 from flows.watcher import BucketWatcher, WatcherRuntime, watch_bucket
 from selfeval.bootstrap import connect_nats, make_inbox, make_outbox
-from selfeval.bus import ensure_topology, install_signal_handlers, watch_states
+from selfeval.bus import connect_unless_quit, ensure_topology, install_signal_handlers, watch_states
 from selfeval.logs import configure_logging, get_logger
 from selfeval.settings import Settings, get_settings
 
@@ -52,7 +52,9 @@ async def orphaned_flow_runs() -> list[tuple[str, str]]:
 
 
 async def run(settings: Settings, quit_event: asyncio.Event) -> None:
-    nc = await connect_nats(settings, "selfeval-watcher")
+    nc = await connect_unless_quit(connect_nats(settings, "selfeval-watcher"), quit_event)
+    if nc is None:
+        return
     try:
         js = nc.jetstream()
         await ensure_topology(js, settings.nats_replicas)

@@ -777,7 +777,10 @@ async def serve(
     """Connect, set up topology, run a worker per stage and a micro service until `quit_event`."""
     tuning = tuning or get_settings()
     async with contextlib.AsyncExitStack() as stack:
-        nc = await open_connection(service_name)
+        nc = await connect_unless_quit(open_connection(service_name), quit_event)
+        if nc is None:
+            log.info("stopped while waiting for NATS", service=service_name)
+            return
         stack.push_async_callback(_drain, nc)
         js = nc.jetstream()
         await ensure_topology(js, replicas)
@@ -805,6 +808,21 @@ async def serve(
         log.info("service stopping", service=service_name)
         for worker in workers:
             await worker.stop()
+
+
+async def connect_unless_quit(connecting: Awaitable[Client], quit_event: asyncio.Event) -> Client | None:
+    """The connection, or None if told to quit first: a process waiting for an unreachable server
+    must still stop on Ctrl-C/SIGTERM (the connection itself retries forever)."""
+    connection = asyncio.ensure_future(connecting)
+    quitting = asyncio.ensure_future(quit_event.wait())
+    await asyncio.wait({connection, quitting}, return_when=asyncio.FIRST_COMPLETED)
+    quitting.cancel()
+    if connection.done():
+        return connection.result()
+    connection.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await connection
+    return None
 
 
 async def _drain(nc: Client) -> None:

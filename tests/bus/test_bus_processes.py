@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import time
 from pathlib import Path
 
+import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from selfeval.bus import Handoff, get_state, publish_handoff
 from selfeval.contract.messages import Stage, StageState, SubmissionState
 from selfeval.contract.record import Status
-from selfeval.embedded import EmbeddedNats
+from selfeval.embedded import EmbeddedNats, free_port
 from tests.bus.support import eventually, open_bus, records_on, run, stage_parse_request, worker_process
 
 FAST_ENV = {"SELFEVAL_ACK_WAIT": "2", "SELFEVAL_MAX_DELIVER": "3", "SELFEVAL_RETRY_BACKOFF": "[0.1]"}
@@ -93,3 +95,16 @@ def test_worker_processes_hand_on_survive_restarts_and_answer_ping(
 async def _stage_done(js: JetStreamContext, submission_id: str, stage: Stage) -> bool:
     state = await get_state(js, submission_id)
     return bool(state and state.stages[stage] is StageState.done)
+
+
+@pytest.mark.parametrize("module", ["services.parser.worker", "flows.serve"])
+def test_a_part_waiting_for_an_unreachable_nats_still_stops_on_sigterm(module: str, tmp_path: Path) -> None:
+    nowhere = f"nats://127.0.0.1:{free_port()}"  # nothing listens there
+    with worker_process(module, nowhere, tmp_path, PREFECT_API_URL="http://127.0.0.1:9/api") as process:
+        log = tmp_path / f"{module}.log"
+        deadline = time.monotonic() + 60
+        while "nats error" not in log.read_text(errors="replace"):  # it is retrying the connection
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0
