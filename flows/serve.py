@@ -20,7 +20,7 @@ from flows.state_changes import StateChanges
 from flows.submission import FlowContext, follow_submission, mark_crashed, unfinished_runs
 from flows.watcher import BucketWatcher, WatcherRuntime, watch_bucket
 from selfeval.bootstrap import connect_nats, make_inbox, make_outbox
-from selfeval.bus import connect_unless_quit, ensure_topology, install_signal_handlers, watch_states
+from selfeval.bus import connect_unless_quit, current_states, ensure_topology, install_signal_handlers
 from selfeval.logs import configure_logging, get_logger
 from selfeval.settings import Settings, get_settings
 
@@ -30,13 +30,11 @@ log = get_logger("selfeval.watcher")
 
 async def unfinished_submissions(watcher_: BucketWatcher) -> list[tuple[str, str]]:
     """Submissions the KV holds that have not reached the outbox yet."""
-    found = []
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(5):
-            async for state in watch_states(watcher_.js):
-                if not state.finished:
-                    found.append((state.submission_id, state.source))
-    return found
+    return [
+        (state.submission_id, state.source)
+        async for state in current_states(watcher_.js)
+        if not state.finished
+    ]
 
 
 async def orphaned_flow_runs() -> list[tuple[str, str]]:

@@ -384,7 +384,7 @@ async def requeue_lost_submissions(js: JetStreamContext, older_than: float = 10.
     queued = await queued_submissions(js, Stage.ocr)
     scans = await js.object_store(SCANS_BUCKET)
     requeued = []
-    async for state in _current_states(js):
+    async for state in current_states(js):
         if not _lost_before_ocr(state, queued, older_than):
             continue
         try:
@@ -398,7 +398,7 @@ async def requeue_lost_submissions(js: JetStreamContext, older_than: float = 10.
     return requeued
 
 
-async def _current_states(js: JetStreamContext) -> AsyncIterator[SubmissionState]:
+async def current_states(js: JetStreamContext) -> AsyncIterator[SubmissionState]:
     """Every stored state once (the watch's initial values), without waiting for later changes."""
     kv = await _states(js)
     watcher = await kv.watchall(ignore_deletes=True)
