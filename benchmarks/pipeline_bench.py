@@ -31,16 +31,16 @@ import time
 from pathlib import Path
 
 import nats
-import nats.aio.msg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from selfeval.bus import ensure_topology, submit, watch_states
+from selfeval.bus import submit, watch_states
 from selfeval.chain import process_bytes
 from selfeval.contract.messages import Stage, StageState
 from selfeval.embedded import EmbeddedNats, free_port
 from selfeval.settings import Settings
 from services.ocr import InputRejected, OcrEngine, OcrSettings
+from tests.bus.support import ping
 from tests.conftest import REAL_FORMS, load_fixture
 from tests.pipeline.records_stream import collect_records
 from tests.pipeline.system import start_system
@@ -83,28 +83,12 @@ def pipeline_seconds(scans: list[Path], home: Path, env: dict[str, str]) -> floa
         system.stop()
 
 
-async def _answering(nc: nats.NATS, service: str, window: float = 0.5) -> int:
-    """How many processes of a `nats.micro` service answer a ping."""
-    answers: list[bytes] = []
-
-    async def collect(msg: nats.aio.msg.Msg) -> None:
-        if msg.data:  # not the server's empty "no responders" status
-            answers.append(msg.data)
-
-    inbox = nc.new_inbox()
-    subscription = await nc.subscribe(inbox, cb=collect)
-    await nc.publish(f"$SRV.PING.{service}", b"", reply=inbox)
-    await asyncio.sleep(window)
-    await subscription.unsubscribe()
-    return len(answers)
-
-
 async def _wait_for_services(nats_url: str, services: tuple[str, ...]) -> None:
     """Until each service answers: its models loaded and warm, so the clock measures work only."""
     nc = await nats.connect(nats_url)
     try:
         for service in services:
-            while await _answering(nc, service) < 1:
+            while not await ping(nc, service):
                 await asyncio.sleep(1)
     finally:
         await nc.close()
@@ -114,7 +98,8 @@ async def _time_ocr_stage(nats_url: str, scans: list[Path], processes: int) -> f
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     try:
-        while await _answering(nc, "selfeval-ocr") < processes:  # every engine loaded and warm
+        # Every engine loaded and warm (a worker sets up the streams and buckets before it answers).
+        while len(await ping(nc, "selfeval-ocr")) < processes:
             await asyncio.sleep(1)
         started = time.perf_counter()
         for path in scans:
@@ -136,7 +121,6 @@ def ocr_service_seconds(scans: list[Path], home: Path, processes: int, threads: 
     env = {**os.environ, "SELFEVAL_HOME": str(home), "SELFEVAL_OCR_THREADS": str(threads)}
     with EmbeddedNats(store_dir=home / "nats", port=free_port()) as server:
         env["NATS_URL"] = server.url
-        asyncio.run(_ensure_topology(server.url))
         workers = [
             subprocess.Popen(
                 [sys.executable, "-m", "services.ocr.worker"],
@@ -153,14 +137,6 @@ def ocr_service_seconds(scans: list[Path], home: Path, processes: int, threads: 
                 worker.terminate()
             for worker in workers:
                 worker.wait(30)
-
-
-async def _ensure_topology(nats_url: str) -> None:
-    nc = await nats.connect(nats_url)
-    try:
-        await ensure_topology(nc.jetstream())
-    finally:
-        await nc.close()
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -57,6 +58,23 @@ async def stage_parse_request(
     scans = await js.object_store(SCANS_BUCKET)
     await scans.put(tables_object(submission_id), tables.model_dump_json().encode())
     return ParseRequest(submission_id=submission_id, source=source)
+
+
+async def ping(nc: Client, service: str) -> list[dict[str, object]]:
+    """Every instance of `service` that answers `$SRV.PING` within half a second."""
+    inbox = nc.new_inbox()
+    answers: list[dict[str, object]] = []
+    sub = await nc.subscribe(inbox)
+    await nc.publish(f"$SRV.PING.{service}", b"", reply=inbox)
+    try:
+        while True:
+            answer = await sub.next_msg(timeout=0.5)
+            if answer.data:  # an empty message is the server's "no responders"
+                answers.append(json.loads(answer.data))
+    except TimeoutError:
+        return answers
+    finally:
+        await sub.unsubscribe()
 
 
 async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 20, every: float = 0.1) -> T:

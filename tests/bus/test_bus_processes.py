@@ -9,33 +9,15 @@ import time
 from pathlib import Path
 
 import pytest
-from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from selfeval.bus import Handoff, get_state, publish_handoff
 from selfeval.contract.messages import Stage, StageState, SubmissionState
 from selfeval.contract.record import Status
 from selfeval.embedded import EmbeddedNats, free_port
-from tests.bus.support import eventually, open_bus, records_on, run, stage_parse_request, worker_process
+from tests.bus.support import eventually, open_bus, ping, records_on, run, stage_parse_request, worker_process
 
 FAST_ENV = {"SELFEVAL_ACK_WAIT": "2", "SELFEVAL_MAX_DELIVER": "3", "SELFEVAL_RETRY_BACKOFF": "[0.1]"}
-
-
-async def ping(nc: Client, service: str) -> list[dict[str, object]]:
-    """Every instance of `service` that answers `$SRV.PING` within half a second."""
-    inbox = nc.new_inbox()
-    answers: list[dict[str, object]] = []
-    sub = await nc.subscribe(inbox)
-    await nc.publish(f"$SRV.PING.{service}", b"", reply=inbox)
-    try:
-        while True:
-            answer = await sub.next_msg(timeout=0.5)
-            if answer.data:  # an empty message is the server's "no responders"
-                answers.append(json.loads(answer.data))
-    except TimeoutError:
-        return answers
-    finally:
-        await sub.unsubscribe()
 
 
 async def published(js: JetStreamContext, submission_id: str) -> SubmissionState | None:

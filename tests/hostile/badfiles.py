@@ -44,11 +44,11 @@ def png_decompression_bomb(side: int = 30_000) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + header + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
 
 
-def pdf_with_pages(count: int) -> bytes:
-    """An empty PDF with `count` blank A4 pages (nothing is rendered to make it)."""
+def pdf_with_pages(count: int, size: tuple[int, int] = (595, 842)) -> bytes:
+    """An empty PDF with `count` blank pages, A4 unless `size` (points) says otherwise."""
     pdf = pdfium.PdfDocument.new()
     for _ in range(count):
-        pdf.new_page(595, 842)
+        pdf.new_page(*size)
     buffer = io.BytesIO()
     pdf.save(buffer)
     pdf.close()

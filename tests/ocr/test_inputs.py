@@ -7,12 +7,11 @@ import struct
 import zlib
 
 import numpy as np
-import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 
 from services.ocr.inputs import InputRejected, open_document, sniff_type
-from tests.hostile.badfiles import encrypted_pdf
+from tests.hostile.badfiles import encrypted_pdf, pdf_with_pages
 
 
 def png_bytes(width: int = 40, height: int = 30) -> bytes:
@@ -22,13 +21,7 @@ def png_bytes(width: int = 40, height: int = 30) -> bytes:
 
 
 def pdf_bytes(pages: int = 1) -> bytes:
-    pdf = pdfium.PdfDocument.new()
-    for _ in range(pages):
-        pdf.new_page(200, 300)
-    buffer = io.BytesIO()
-    pdf.save(buffer)
-    pdf.close()
-    return buffer.getvalue()
+    return pdf_with_pages(pages, size=(200, 300))  # small pages: quick to render, easy sizes to check
 
 
 def bomb_png(width: int = 30_000, height: int = 30_000) -> bytes:
