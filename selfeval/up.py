@@ -51,6 +51,33 @@ def restart_delay(failures: int) -> float:
 
 
 @dataclass
+class RestartBackoff:
+    """When a dead part may start again: the delay doubles while it keeps dying soon after each start."""
+
+    started_at: float = field(default_factory=time.monotonic)
+    quick_failures: int = 0
+    restart_at: float | None = None  # set while dead and waiting for its back-off
+
+    @property
+    def scheduled(self) -> bool:
+        return self.restart_at is not None
+
+    def schedule(self, now: float) -> float:
+        """Note a death at `now`; returns the delay before the restart."""
+        quick = now - self.started_at < STABLE_AFTER
+        self.quick_failures = self.quick_failures + 1 if quick else 1
+        delay = restart_delay(self.quick_failures)
+        self.restart_at = now + delay
+        return delay
+
+    def due(self, now: float) -> bool:
+        return self.restart_at is not None and now >= self.restart_at
+
+    def restarted(self, now: float) -> None:
+        self.started_at, self.restart_at = now, None
+
+
+@dataclass
 class Process:
     name: str
     argv: list[str]
@@ -58,9 +85,7 @@ class Process:
     log_path: Path
     popen: subprocess.Popen[bytes]
     niceness: int = 0
-    started_at: float = field(default_factory=time.monotonic)
-    quick_failures: int = 0
-    restart_at: float | None = None  # set while dead and waiting for its back-off
+    backoff: RestartBackoff = field(default_factory=RestartBackoff)
     restarts: int = 0
 
 
@@ -110,17 +135,14 @@ class Supervisor:
         """Schedule a restart for each newly dead part, and restart those whose back-off is over."""
         now = time.monotonic()
         for process in self.exited():
-            if process.restart_at is None:
+            if not process.backoff.scheduled:
                 _kill_group(process.popen.pid)  # helpers it forked (uvicorn, …) would hold its port
-                quick = now - process.started_at < STABLE_AFTER
-                process.quick_failures = process.quick_failures + 1 if quick else 1
-                delay = restart_delay(process.quick_failures)
-                process.restart_at = now + delay
+                delay = process.backoff.schedule(now)
                 status = process.popen.returncode
                 say(f"{process.name} exited with status {status}; restarting in {delay:.0f} s")
-            elif now >= process.restart_at:
+            elif process.backoff.due(now):
                 process.popen = self._spawn(process.argv, process.env, process.log_path, process.niceness)
-                process.started_at, process.restart_at = now, None
+                process.backoff.restarted(now)
                 process.restarts += 1
                 say(f"{process.name} restarted (restart {process.restarts}, pid {process.popen.pid})")
 
@@ -150,27 +172,22 @@ class NatsKeeper:
     """Restarts the embedded NATS server (same port and store) when it dies, with the same back-off."""
 
     nats: EmbeddedNats
-    quick_failures: int = 0
-    started_at: float = field(default_factory=time.monotonic)
-    restart_at: float | None = None
+    backoff: RestartBackoff = field(default_factory=RestartBackoff)
 
     def revive(self, say: Callable[[str], None]) -> None:
         if self.nats.running:
             return
         now = time.monotonic()
-        if self.restart_at is None:
-            quick = now - self.started_at < STABLE_AFTER
-            self.quick_failures = self.quick_failures + 1 if quick else 1
-            delay = restart_delay(self.quick_failures)
-            self.restart_at = now + delay
+        if not self.backoff.scheduled:
+            delay = self.backoff.schedule(now)
             say(f"nats-server exited; restarting in {delay:.0f} s")
-        elif now >= self.restart_at:
+        elif self.backoff.due(now):
             try:
                 self.nats.start()
             except NatsServerError as exc:
                 say(f"nats-server did not come back: {exc}")
                 self.nats.forget()
-            self.started_at, self.restart_at = now, None
+            self.backoff.restarted(now)
             if self.nats.running:
                 say(f"nats-server restarted on {self.nats.url}")
 
