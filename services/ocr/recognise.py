@@ -1,8 +1,13 @@
-"""Line recognition with PP-OCRv4 rec, batched for speed on a small CPU.
+"""Line recognition, batched for speed on a small CPU, with a second opinion where a reading is wrong.
+
+Lines are read with PP-OCRv6_tiny_rec. A line whose quotation marks cannot pair up (the first
+reader's typical slip: a small ‘ after a wide gap dropped or read as “) is read again by PP-OCRv4
+mobile, and that reading is taken when its marks do pair up.
 
 Recognition dominates the time of a page. Every crop is scaled to the model's height (48) and
 padded with paper to one of a few fixed widths, and crops of the same width are batched together:
-batches then have few distinct shapes, which oneDNN caches, and no crop pays for a wider neighbour.
+batches then have few distinct shapes, which the inference engines cache, and no crop pays for a
+wider neighbour.
 """
 
 from __future__ import annotations
@@ -63,19 +68,51 @@ def batch_size_for(width: int, batch_pixels: int) -> int:
     return max(1, min(8, batch_pixels // width))
 
 
+_OPENING = {"“": "”", "‘": "’"}
+_CLOSING = {close: open_ for open_, close in _OPENING.items()}
+
+
+def quotes_clash(text: str) -> bool:
+    """True when the quotation marks of one line cannot be right as read.
+
+    A mark may close one opened on an earlier line, and one may stay open for the next, so only two
+    things are certain misreads: a mark opened again while already open (“…“), and a mark closed by
+    the other kind (“…’).
+    """
+    open_marks: list[str] = []
+    for char in text:
+        if char in _OPENING:
+            if char in open_marks:
+                return True
+            open_marks.append(char)
+        elif char in _CLOSING and open_marks:
+            if open_marks[-1] != _CLOSING[char]:
+                return True
+            open_marks.pop()
+    return False
+
+
 class Recogniser:
     """Reads batches of line crops with a loaded `paddleocr.TextRecognition` model.
 
     The model is run through PaddleX's predictor runner directly: its public `predict` widens every
     crop to at least 320 pixels, which makes the many short cells of a form cost like long lines.
+    `second_opinion` re-reads the lines whose quotation marks clash (`quotes_clash`).
     """
 
-    def __init__(self, model: Any, batch_pixels: int = 2560, min_width: int = _WIDTHS[0]) -> None:
+    def __init__(
+        self,
+        model: Any,
+        batch_pixels: int = 2560,
+        min_width: int = _WIDTHS[0],
+        second_opinion: Recogniser | None = None,
+    ) -> None:
         predictor = model.paddlex_predictor
         self._runner = predictor.runner
         self._decode = predictor.post_op
         self._batch_pixels = batch_pixels
         self._min_width = min_width
+        self._second_opinion = second_opinion
 
     def read(self, crops: Sequence[np.ndarray]) -> list[Reading]:
         """One reading per crop, in the order given.
@@ -90,12 +127,17 @@ class Recogniser:
             for index, crop in enumerate(crops)
             if _scaled_width(crop) < SHORT_CROP and first[index].confidence < SURE
         ]
-        if not short:
-            return first
-        second = self._read_inputs([to_model_input(crops[i], TRAINING_WIDTH) for i in short])
-        for index, reading in zip(short, second, strict=True):
-            if reading.confidence > first[index].confidence:
-                first[index] = reading
+        if short:
+            wide = self._read_inputs([to_model_input(crops[i], TRAINING_WIDTH) for i in short])
+            for index, reading in zip(short, wide, strict=True):
+                if reading.confidence > first[index].confidence:
+                    first[index] = reading
+        clashing = [index for index, reading in enumerate(first) if quotes_clash(reading.text)]
+        if clashing and self._second_opinion is not None:
+            again = self._second_opinion.read([crops[i] for i in clashing])
+            for index, reading in zip(clashing, again, strict=True):
+                if not quotes_clash(reading.text):
+                    first[index] = reading
         return first
 
     def _read_inputs(self, inputs: list[np.ndarray]) -> list[Reading]:
@@ -118,7 +160,7 @@ class Recogniser:
         return [Reading(str(text), float(score)) for text, score in zip(texts, scores, strict=True)]
 
     def warm_up(self) -> None:
-        """Run each common shape once so the first real page does not pay oneDNN's set-up."""
+        """Run each common shape once so the first real page does not pay the engine's set-up per shape."""
         for width in _WIDTHS[:9]:
             if width < self._min_width:
                 continue

