@@ -17,8 +17,8 @@ _OPERATORS = {">=": "≥", "<=": "≤", "≧": "≥", "≦": "≤", "⩾": "≥"
 _CJK = r"\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef“”‘’、。，；：！？（）《》【】"
 _OPERATOR_CHARS = "=≥≤<>"
 _SPACE_NEAR_CJK = re.compile(rf"\s+(?=[{_CJK}{_OPERATOR_CHARS}])|(?<=[{_CJK}{_OPERATOR_CHARS}])\s+")
-# NFKC would turn full-width CJK punctuation into ASCII; these stay as printed in prose.
-_KEEP_FULL_WIDTH = set("，；：！？（）")
+# NFKC would turn full-width CJK punctuation into ASCII (and … into ...); these stay as printed.
+_KEEP_FULL_WIDTH = set("，；：！？（）…")
 
 # Inside a numeric cell only: letters OCR reads for digits.
 _DIGIT_LOOKALIKES = str.maketrans(
@@ -58,7 +58,32 @@ def normalize_text(text: str) -> str:
     for spelling, operator in _OPERATORS.items():
         text = text.replace(spelling, operator)
     text = _SPACE_NEAR_CJK.sub("", text)
-    return canonical_punctuation(" ".join(text.split()))
+    return without_specks(canonical_punctuation(" ".join(text.split())))
+
+
+# Marks a speck of scanner noise is read as. Chinese prose puts none of them beside a Chinese
+# character (its full stop is 。, its dots ……), so there they are noise; between figures or Latin
+# letters ("3.5", "www.gov.cn", "No.") they are print and stay.
+_SPECKS = set(".·•`")
+_OPENS_FIGURE = set("=≥≤<>(（+-")
+_CLOSES_FIGURE = set(")）")
+
+
+def without_specks(text: str) -> str:
+    """Prose without the specks OCR reads beside Chinese text ("服务水·平", "达成指标.", ".按季度")."""
+    out: list[str] = []
+    for index, char in enumerate(text):
+        if char in _SPECKS:
+            before = out[-1] if out else ""
+            after = text[index + 1] if index + 1 < len(text) else ""
+            speck_before = not before or _is_chinese(before) or before in _CLOSES_FIGURE
+            speck_after = not after or _is_chinese(after) or after in _OPENS_FIGURE
+            if speck_before and speck_after and (before or after):
+                continue
+            if not before and after.isdigit() and (char != "." or "." in text[index + 2 :]):
+                continue  # "·30.00(人)", ".33.82": a figure never starts with a point
+        out.append(char)
+    return "".join(out)
 
 
 # Printed forms mix widths freely ("工作小组,目前" beside "成效，加强") and OCR cannot tell a

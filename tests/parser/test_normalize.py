@@ -80,3 +80,27 @@ def test_letters_stay_letters_in_prose() -> None:
 def test_punctuation_has_one_width(read: str, canonical: str) -> None:
     assert normalize_text(read) == canonical
     assert normalize_text(canonical) == canonical  # idempotent
+
+
+@pytest.mark.parametrize(
+    ("raw", "prose"),
+    [
+        (".按季度安排完成", "按季度安排完成"),  # a speck before the first character
+        ("服务对象满意度.", "服务对象满意度"),  # and after the last
+        ("提升单位科技管理流程、服务水·平、团队能力", "提升单位科技管理流程、服务水平、团队能力"),
+        ("收储、·评估国内前沿技术", "收储、评估国内前沿技术"),
+        ("长三角“一体化”·科创云平台", "长三角“一体化”科创云平台"),
+        ("=80.00(家).", "=80.00(家)"),
+        (".≥90.00(百分比)", "≥90.00(百分比)"),
+        ("·30.00(人)", "30.00(人)"),
+        (".33.82(个工作日)", "33.82(个工作日)"),
+        # print that looks like a speck stays
+        ("每条时长8-15分钟，约3.5万元", "每条时长8-15分钟，约3.5万元"),
+        ("见www.gov.cn公告", "见www.gov.cn公告"),
+        ("1.加强专业机构能力建设", "1.加强专业机构能力建设"),
+        (".5", ".5"),
+        ("等……", "等……"),
+    ],
+)
+def test_specks_beside_chinese_text_are_dropped_and_print_kept(raw: str, prose: str) -> None:
+    assert normalize_text(raw) == prose
