@@ -1,6 +1,7 @@
 """Field-level accuracy of the whole chain (OCR → parse → score) on generated scans.
 
     python benchmarks/field_accuracy.py [--quality clean office poor] [--random 4] [--seed 1]
+        [--reader small|tiny]
 
 Renders the eight real forms (tests/fixtures/forms) and some random variants at each quality, reads
 them with the in-process chain and prints, per quality: fields read exactly, figures read exactly,
@@ -18,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from selfeval.chain import process_bytes
 from selfeval.contract import Form, Status
-from services.ocr import InputRejected, default_engine
+from services.ocr import InputRejected, OcrEngine, OcrSettings
 from tests.conftest import REAL_FORMS, load_fixture
 from tests.records import count_fields, field_differences, leaf_values
 from tests.scangen import random_form, scan_forms, write_pdf
@@ -35,8 +36,7 @@ FIGURES = (
 )
 
 
-def measure(forms: list[Form], quality: str, seed: int, workdir: Path) -> dict[str, float]:
-    engine = default_engine()
+def measure(engine: OcrEngine, forms: list[Form], quality: str, seed: int, workdir: Path) -> dict[str, float]:
     fields = exact = figures = figures_exact = verified = pages = 0
     seconds = 0.0
     for index, form in enumerate(forms):
@@ -72,16 +72,18 @@ def main() -> None:
     parser.add_argument("--quality", nargs="+", default=["clean", "office", "poor"])
     parser.add_argument("--random", type=int, default=4, help="random variants besides the eight real forms")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--reader", default="small", choices=["small", "tiny"], help="the OCR's line reader")
     args = parser.parse_args()
     forms = [load_fixture(path).form for path in REAL_FORMS] + [
         random_form(1000 + i) for i in range(args.random)
     ]
+    engine = OcrEngine(OcrSettings(line_reader=args.reader))
     workdir = Path("/tmp/selfeval-accuracy")
     workdir.mkdir(exist_ok=True)
     header = ("quality", "forms", "fields exact", "figures exact", "verified", "s/page")
     print(f"{header[0]:<8} {header[1]:>5} {header[2]:>18} {header[3]:>18} {header[4]:>9} {header[5]:>7}")
     for quality in args.quality:
-        m = measure(forms, quality, args.seed, workdir)
+        m = measure(engine, forms, quality, args.seed, workdir)
         print(
             f"{quality:<8} {m['forms']:>5} "
             f"{m['exact']:>6}/{m['fields']:<5} {m['exact'] / m['fields']:6.2%} "

@@ -1,10 +1,10 @@
 """OCR service vs plain `PaddleOCR.predict` on one dense generated page: time, accuracy, memory.
 
     python benchmarks/ocr_bench.py [--dpi 200] [--threads 2] [--form tests/fixtures/forms/form_08.json]
-        [--quality office] [--runs 3]
+        [--quality office] [--runs 3] [--reader small|tiny]
 
 Plain PaddleOCR runs PP-OCRv4 mobile det/rec (the service's second-opinion reader); the service runs
-its own line finding and PP-OCRv6_tiny_rec. Both use the same CPU threads and are warmed up on the
+its own line finding and PP-OCRv6 (`--reader`). Both use the same CPU threads and are warmed up on the
 page before timing. Accuracy is the fraction of the page's truth cells whose text is found
 exactly (NFKC, spaces removed): for the service in the cell at the truth's grid position, for
 PaddleOCR anywhere among its recognised lines (joined per truth cell by box overlap).
@@ -85,6 +85,7 @@ def main() -> None:
     parser.add_argument("--form", type=Path, default=ROOT / "tests/fixtures/forms/form_08.json")
     parser.add_argument("--quality", default="office", choices=["clean", "office", "poor"])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--reader", default="small", choices=["small", "tiny"], help="service's line reader")
     args = parser.parse_args()
 
     image, truth = densest_page(args.form, args.quality, args.dpi)
@@ -94,7 +95,7 @@ def main() -> None:
         f"{args.quality}, {len(truth.cells)} cells, skew {skew:+.2f}°"
     )
 
-    engine = OcrEngine(OcrSettings(dpi=args.dpi, threads=args.threads))
+    engine = OcrEngine(OcrSettings(dpi=args.dpi, threads=args.threads, line_reader=args.reader))
     service_time, page = timed(lambda: engine.read_image(image, args.dpi), args.runs)
 
     import paddleocr  # after the engine has set PaddleX's environment

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,9 @@ class Settings(BaseSettings):
     )
     model_dir: Path | None = Field(
         None, description="where prepared OCR models are kept (default HOME/models)"
+    )
+    ocr_reader: Literal["small", "tiny"] = Field(
+        "small", description="line reader: PP-OCRv6 'small' (most exact) or 'tiny' (about 3× faster)"
     )
 
     # Parser

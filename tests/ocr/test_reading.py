@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from selfeval.contract.ocr import Cell, PageTables
-from services.ocr import OcrEngine, tables_to_html
+from services.ocr import OcrEngine, OcrSettings, tables_to_html
 from tests.conftest import REAL_FORMS, load_fixture
 from tests.scangen import PageTruth, ScanPage, scan_forms, write_pdf, write_tiff
 
@@ -112,6 +112,15 @@ def test_cells_under_the_seal_are_read(office_scans, office_results) -> None:
             assert len(under) >= 2
             for cell in under:
                 assert norm(cells[(cell.row, cell.col)].text) == norm(cell.text), cell.field
+
+
+def test_the_tiny_line_reader_reads_every_figure(model_cache: Path, office_scans, tmp_path: Path) -> None:
+    tiny = OcrEngine(OcrSettings(model_dir=model_cache, threads=2, line_reader="tiny"))
+    assert tiny.models["rec"].startswith("PP-OCRv6_tiny_rec")
+    pages = office_scans["form_05"]
+    wrong, hits, total = compare(read_pages(tiny, pages, tmp_path), [p.truth for p in pages])
+    print(f"\nform_05 office, tiny reader: {hits}/{total} cells exact")
+    assert wrong == []
 
 
 def test_multi_page_pdf(engine: OcrEngine, tmp_path: Path) -> None:
