@@ -131,6 +131,11 @@ class StableObjects:
         self._first_seen: dict[str, tuple[str, float]] = {}
 
     def settled(self, objects: list[InboxObject], now: float | None = None) -> list[InboxObject]:
+        """The objects that have not changed for `settle_seconds`, largest first.
+
+        Largest first: when a batch is dropped at once, its long scans start first and the short ones
+        fill in after, instead of one long scan finishing alone at the end while other OCR idles.
+        """
         now = time.monotonic() if now is None else now
         ready = []
         present = set()
@@ -146,7 +151,7 @@ class StableObjects:
             ready.append(obj)
         for key in set(self._first_seen) - present:
             del self._first_seen[key]
-        return ready
+        return sorted(ready, key=lambda obj: obj.size, reverse=True)
 
     def next_settle_in(self, now: float | None = None) -> float | None:
         """Seconds until the earliest object still settling would be ready (None when none is waiting),

@@ -38,6 +38,16 @@ def test_a_growing_file_is_read_only_once_it_settles(tmp_path: Path) -> None:
     assert stable.next_settle_in(now=1.9) is None  # nothing left waiting: back to the poll interval
 
 
+def test_a_batch_dropped_together_is_handed_out_largest_first(tmp_path: Path) -> None:
+    inbox = LocalInbox(tmp_path)
+    stable = StableObjects(settle_seconds=1.0)
+    for name, size in (("a-one-page.jpg", 10), ("b-five-pages.pdf", 50), ("c-two-pages.tiff", 20)):
+        (tmp_path / name).write_bytes(b"x" * size)
+    stable.settled(inbox.list(), now=0.0)
+    settled = stable.settled(inbox.list(), now=1.1)
+    assert [o.key for o in settled] == ["b-five-pages.pdf", "c-two-pages.tiff", "a-one-page.jpg"]
+
+
 def test_symlinks_are_not_followed(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("s3cret")
