@@ -129,6 +129,19 @@ def canonical_punctuation(text: str) -> str:
     return "".join(out)
 
 
+# A target or actual printed as figure(unit): a bracket closing the line is small and sits at the
+# cell's edge, and a poor scan loses it. The whole cell has been read when this applies, so a unit
+# still open at its end was closed in print.
+_UNCLOSED_UNIT = re.compile(r"[=≥≤<>]?[+-]?\d[\d.,]*\([^()]+")
+
+
+def with_unit_closed(measure: str | None) -> str | None:
+    """ "549.00(平方米" → "549.00(平方米)"; any other text as it is."""
+    if measure and _UNCLOSED_UNIT.fullmatch(measure):
+        return measure + ")"
+    return measure
+
+
 def compact(text: str) -> str:
     """Text reduced to its letters and digits, for matching labels (punctuation and spaces vary)."""
     return "".join(c for c in unicodedata.normalize("NFKC", text) if c.isalnum())

@@ -20,7 +20,7 @@ from services.parser.labels import (
     canonical_level,
     match_label,
 )
-from services.parser.normalize import compact, normalize_text, read_number
+from services.parser.normalize import compact, normalize_text, read_number, with_unit_closed
 
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 _FUNDING_FIELDS = {
@@ -102,6 +102,9 @@ class FormReader:
         self._read_year(free_lines, rows)
         for row in rows:
             self._read_row(row)
+        for indicator in self.indicators:
+            indicator.target = with_unit_closed(indicator.target)
+            indicator.actual = with_unit_closed(indicator.actual)
         form = Form(
             year=self.header.get("year"),  # type: ignore[arg-type]
             project_name=self.header.get("project_name"),  # type: ignore[arg-type]

@@ -2,7 +2,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from services.parser.normalize import normalize_text, read_number
+from services.parser.normalize import normalize_text, read_number, with_unit_closed
 
 
 @pytest.mark.parametrize(
@@ -104,3 +104,20 @@ def test_punctuation_has_one_width(read: str, canonical: str) -> None:
 )
 def test_specks_beside_chinese_text_are_dropped_and_print_kept(raw: str, prose: str) -> None:
     assert normalize_text(raw) == prose
+
+
+@pytest.mark.parametrize(
+    ("measure", "closed"),
+    [
+        ("549.00(平方米", "549.00(平方米)"),  # the closing bracket lost at the cell's edge
+        ("<19.00(个工作日", "<19.00(个工作日)"),
+        ("≥1,200.00(万元", "≥1,200.00(万元)"),
+        ("549.00(平方米)", "549.00(平方米)"),
+        ("达成指标", "达成指标"),
+        ("提升服务水平(长三角", "提升服务水平(长三角"),  # prose, not a figure and unit
+        ("=2(场)与3(次", "=2(场)与3(次"),
+        (None, None),
+    ],
+)
+def test_a_unit_left_open_at_the_end_of_a_measure_is_closed(measure: str | None, closed: str | None) -> None:
+    assert with_unit_closed(measure) == closed
