@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from selfeval.chain import process_bytes
 from selfeval.contract import Form, Status
 from services.ocr import InputRejected, OcrEngine, OcrSettings
+from services.ocr.models import LINE_READERS
 from tests.conftest import REAL_FORMS, load_fixture
 from tests.records import count_fields, field_differences, leaf_values
 from tests.scangen import random_form, scan_forms, write_pdf
@@ -72,7 +73,7 @@ def main() -> None:
     parser.add_argument("--quality", nargs="+", default=["clean", "office", "poor"])
     parser.add_argument("--random", type=int, default=4, help="random variants besides the eight real forms")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--reader", default="small", choices=["small", "tiny"], help="the OCR's line reader")
+    parser.add_argument("--reader", default="small", choices=sorted(LINE_READERS), help="line reader")
     args = parser.parse_args()
     forms = [load_fixture(path).form for path in REAL_FORMS] + [
         random_form(1000 + i) for i in range(args.random)

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.ocr import OcrEngine, OcrSettings  # noqa: E402
-from services.ocr.models import DET_NAME, SECOND_REC_NAME  # noqa: E402
+from services.ocr.models import DET_NAME, LINE_READERS, SECOND_REC_NAME  # noqa: E402
 from tests.conftest import load_fixture  # noqa: E402
 from tests.scangen import PageTruth, scan_forms  # noqa: E402
 
@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--form", type=Path, default=ROOT / "tests/fixtures/forms/form_08.json")
     parser.add_argument("--quality", default="office", choices=["clean", "office", "poor"])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--reader", default="small", choices=["small", "tiny"], help="service's line reader")
+    parser.add_argument("--reader", default="small", choices=sorted(LINE_READERS), help="line reader")
     args = parser.parse_args()
 
     image, truth = densest_page(args.form, args.quality, args.dpi)
