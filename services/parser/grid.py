@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from selfeval.contract.ocr import Cell, Page
-from services.parser.labels import Label, LabelMatch, match_label
+from services.parser.labels import Label, LabelMatch, match_labels_in_order
 
 
 @dataclass
@@ -26,11 +26,9 @@ class GridRow:
         return sorted([*self.started, *self.spanning], key=lambda c: c.bbox[0])
 
     def labels(self, candidates: tuple[Label, ...]) -> list[tuple[Cell, LabelMatch]]:
-        found = []
-        for cell in self.started:
-            if cell.text and (match := match_label(cell.text, candidates)):
-                found.append((cell, match))
-        return found
+        cells = sorted((cell for cell in self.started if cell.text), key=lambda cell: cell.bbox[0])
+        matches = match_labels_in_order([cell.text for cell in cells], candidates)
+        return [(cell, match) for cell, match in zip(cells, matches, strict=True) if match is not None]
 
 
 Span = tuple[int, int]

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from rapidfuzz import fuzz, process
 
-from services.parser.normalize import compact
+from services.parser.normalize import ideographs
 
 
 class Label(StrEnum):
@@ -73,23 +73,54 @@ class LabelMatch:
 
 def match_label(text: str, candidates: tuple[Label, ...] | None = None) -> LabelMatch | None:
     """The label this cell text is, if it is one: best fuzzy match above a length-aware threshold."""
-    read = compact(text)
-    if not read or len(read) > 2 * len(max((c.value for c in candidates or tuple(Label)), key=len)):
-        return None
-    choices = {label: label.value for label in (candidates or tuple(Label))}
-    best = process.extractOne(read, choices, scorer=fuzz.ratio)
-    if best is None:
-        return None
-    _, score, label = best
-    threshold = _MIN_SCORE_SHORT if len(label.value) <= 3 else _MIN_SCORE
-    if score < threshold:
-        return None
-    return LabelMatch(label=label, read=text, score=round(score, 1))
+    tied = _best_labels(text, candidates or tuple(Label))
+    return tied[0] if tied else None
+
+
+def match_labels_in_order(texts: list[str], candidates: tuple[Label, ...]) -> list[LabelMatch | None]:
+    """The labels of a row of cells, left to right, printed in the order `candidates` lists them.
+
+    A cell that matches several labels equally well (一级指标, 二级指标 and 三级指标 all read as
+    级指标 when their thin first stroke is lost) takes the first of them not taken by a cell to its
+    left.
+    """
+    taken: set[Label] = set()
+    found: list[LabelMatch | None] = []
+    for text in texts:
+        tied = _best_labels(text, candidates)
+        match = next((m for m in tied if m.label not in taken), tied[0] if tied else None)
+        if match is not None:
+            taken.add(match.label)
+        found.append(match)
+    return found
+
+
+def _best_labels(text: str, candidates: tuple[Label, ...]) -> list[LabelMatch]:
+    """The labels the text matches best (several when they tie), in the order of `candidates`."""
+    read = ideographs(text)
+    if not read or len(read) > 2 * len(max((c.value for c in candidates), key=len)):
+        return []
+    choices = {label: label.value for label in candidates}
+    scored = process.extract(read, choices, scorer=fuzz.ratio, limit=None)
+    passing = [
+        (score, label)
+        for _, score, label in scored
+        if score >= (_MIN_SCORE_SHORT if len(label.value) <= 3 else _MIN_SCORE)
+    ]
+    if not passing:
+        return []
+    best = max(score for score, _ in passing)
+    tied = {label: round(score, 1) for score, label in passing if score >= best - 0.01}
+    return [LabelMatch(label=label, read=text, score=tied[label]) for label in candidates if label in tied]
 
 
 def contains_label(text: str, label: Label, threshold: float = 80.0) -> bool:
-    """Whether a longer text holds the label (a title line with the year beside it, say)."""
-    return fuzz.partial_ratio(label.value, compact(text)) >= threshold
+    """Whether a longer text holds the label (a title line with the year beside it, say).
+
+    The text must hold most of the label's characters: a lone 项 of "≥30.00(项)" is in the title too.
+    """
+    read = ideographs(text)
+    return len(read) >= 0.7 * len(label.value) and fuzz.partial_ratio(label.value, read) >= threshold
 
 
 # 一级/二级指标 names of the national framework (财预〔2020〕10号 and provincial templates). A merged level
@@ -113,7 +144,7 @@ LEVEL2_NAMES = (
 
 def canonical_level(text: str, names: tuple[str, ...]) -> str:
     """The framework name a level cell shows: whole, cut short at a page break, or misread."""
-    read = compact(text)
+    read = ideographs(text)
     if not read or read in names:
         return read
     prefixed = [name for name in names if name.startswith(read)]

@@ -147,6 +147,15 @@ def compact(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKC", text) if c.isalnum())
 
 
+def ideographs(text: str) -> str:
+    """Only the Chinese characters of a text. Every printed label of the form is Chinese characters
+    alone, so what else OCR puts in a label cell (a seal speck read as "è", "(%)" read as "(00)")
+    is not part of the label."""
+    return "".join(
+        c for c in unicodedata.normalize("NFKC", text) if unicodedata.name(c, "").startswith("CJK")
+    )
+
+
 @dataclass(frozen=True)
 class NumericReading:
     """A numeric cell read: the value (None for a printed "-"), whether it is usable, and why not."""

@@ -98,6 +98,12 @@ def readability_checks(reading: FormReading, min_confidence: float) -> list[Chec
             problem = None if source.raw.strip() else "empty"
         if problem:
             checks.append(_unreadable(path, problem, source))
+    required = set(required_paths(reading))
+    for path, source in reading.sources.items():
+        # A field the record may leave out (the 总分 row's 分值) is still never guessed: printed but
+        # unreadable, it keeps the record from being verified like any required one.
+        if path not in required and source.problem and source.raw.strip():
+            checks.append(_unreadable(path, source.problem, source))
     for path, source in reading.sources.items():
         if source.confidence is not None and source.confidence < min_confidence:
             checks.append(

@@ -20,7 +20,7 @@ from services.parser.labels import (
     canonical_level,
     match_label,
 )
-from services.parser.normalize import compact, normalize_text, read_number, with_unit_closed
+from services.parser.normalize import ideographs, normalize_text, read_number, with_unit_closed
 
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 _FUNDING_FIELDS = {
@@ -70,6 +70,27 @@ class FormReading:
 
 def _join(cells: list[Cell]) -> str:
     return normalize_text("".join(c.text for c in cells))
+
+
+def _read_grade(cells: list[Cell]) -> tuple[Grade | None, FieldSource]:
+    """The grade: the one line of the cell that is a grade character alone (a signature or a seal
+    beside it reads as lines of its own, which are not the grade), with that line's confidence."""
+    raw = "".join(c.text for c in cells)
+    lines = [line for cell in cells for line in _lines_of(cell)]
+    graded = [(line, _GRADES[text]) for line in lines if (text := ideographs(line.text)) in _GRADES]
+    grades = {grade for _, grade in graded}
+    if len(grades) != 1:
+        problem = f"not a grade: {raw!r}" if not grades else f"two grades: {raw!r}"
+        return None, FieldSource(raw, _least(cells), problem)
+    confidence = min(line.confidence for line, _ in graded)
+    return grades.pop(), FieldSource(raw, confidence, None)
+
+
+def _lines_of(cell: Cell) -> list[TextLine]:
+    """A cell's lines as OCR read them; a cell given without them (typed, or from a test) is one line."""
+    if cell.lines:
+        return cell.lines
+    return [TextLine(text=cell.text, confidence=cell.confidence or 0.0, box=cell.bbox)]
 
 
 def _least(cells: list[Cell]) -> float | None:
@@ -191,13 +212,7 @@ class FormReader:
         else:
             self.labels["form.grade"] = match
             values = [c for c in row.started if c.bbox[0] >= cell.bbox[2] - 2 and c.text.strip()]
-            text = compact(_join(values))
-            self.grade = _GRADES.get(text[:1]) if text else None
-            self.sources["form.grade"] = FieldSource(
-                "".join(c.text for c in values),
-                _least(values),
-                None if self.grade else f"not a grade: {text!r}",
-            )
+            self.grade, self.sources["form.grade"] = _read_grade(values)
         return True
 
     def _number(self, row: GridRow, column: Label, path: str) -> Decimal | None:
