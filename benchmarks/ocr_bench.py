@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.ocr import OcrEngine, OcrSettings  # noqa: E402
-from services.ocr.models import DET_NAME, LINE_READERS, SECOND_REC_NAME  # noqa: E402
+from services.ocr.models import DET_NAME, LINE_READERS, SECOND_REC_NAME, mirror_detector  # noqa: E402
 from tests.conftest import load_fixture  # noqa: E402
 from tests.scangen import PageTruth, scan_forms  # noqa: E402
 
@@ -103,9 +103,9 @@ def main() -> None:
     prepared = engine.prepared
     ocr = paddleocr.PaddleOCR(
         text_detection_model_name=DET_NAME,
-        text_detection_model_dir=str(prepared.det),
+        text_detection_model_dir=str(mirror_detector(prepared.cache_dir)),
         text_recognition_model_name=SECOND_REC_NAME,
-        text_recognition_model_dir=str(prepared.second_rec),
+        text_recognition_model_dir=str(prepared.path("second_rec")),
         use_doc_orientation_classify=False,
         use_doc_unwarping=False,
         use_textline_orientation=False,

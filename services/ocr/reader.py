@@ -22,10 +22,10 @@ import numpy as np
 
 from selfeval.contract.ocr import Cell, Page, PageTables, Table, TextLine
 from services.ocr.cleanup import CleanPage, clean_page
+from services.ocr.dewarp import dewarp
 from services.ocr.grid import Grid, Rulings, find_grids, ruling_masks
 from services.ocr.inputs import open_document
 from services.ocr.models import (
-    DET_NAME,
     SECOND_REC_NAME,
     TABLE_NAME,
     PreparedModels,
@@ -35,6 +35,7 @@ from services.ocr.models import (
 )
 from services.ocr.orientation import is_sideways, is_upside_down, turn
 from services.ocr.recognise import Reading, Recogniser
+from services.ocr.seal import without_seals
 from services.ocr.settings import OcrSettings
 from services.ocr.slanet import grid_from_slanet
 from services.ocr.textlines import (
@@ -81,7 +82,6 @@ class OcrEngine:
         settings: OcrSettings | None = None,
         *,
         model_search_root: Path | None = None,
-        warm_up: bool = True,
     ) -> None:
         self.settings = settings or OcrSettings()
         # The thread budget covers OpenCV's image work too, so N processes of N/cores threads each
@@ -96,24 +96,27 @@ class OcrEngine:
             self._paddleocr = paddleocr
             rec = paddleocr.TextRecognition(
                 model_name=self.prepared.rec_name,
-                model_dir=str(self.prepared.rec),
+                model_dir=str(self.prepared.path("rec")),
                 device="cpu",
                 engine="onnxruntime",
                 engine_config={"intra_op_num_threads": self.settings.threads, "inter_op_num_threads": 1},
             )
-            second_rec = paddleocr.TextRecognition(
-                model_name=SECOND_REC_NAME, model_dir=str(self.prepared.second_rec), **self._common()
-            )
-        second_opinion = Recogniser(second_rec, self.settings.rec_batch_pixels)
-        self.recogniser = Recogniser(rec, self.settings.rec_batch_pixels, second_opinion=second_opinion)
+        self.recogniser = Recogniser(rec, self.settings.rec_batch_pixels, second_opinion=self.second_opinion)
+        self._second: Recogniser | None = None
         self._table_model: Any = None
-        if warm_up:
-            with quiet_paddle():
-                self.recogniser.warm_up()
+        self._used: set[str] = {"rec"}
+        """models this engine has loaded"""
+        self._reading_used: set[str] = {"rec"}
+        """models the submission being read has needed (its provenance names these alone)"""
 
     @property
     def models(self) -> dict[str, str]:
-        return dict(self.prepared.versions)
+        """The models this engine has used so far, with their wheels' versions, and the runtimes."""
+        return self._versions(self._used)
+
+    def _versions(self, keys: set[str]) -> dict[str, str]:
+        runtimes = ["paddleocr", "onnxruntime"] + (["paddlepaddle"] if keys - {"rec"} else [])
+        return {key: self.prepared.version(key) for key in sorted(keys)} | self.prepared.runtimes(runtimes)
 
     def _common(self) -> dict[str, Any]:
         # Many line widths → many tensor shapes; a bigger oneDNN cache keeps them all compiled.
@@ -124,18 +127,35 @@ class OcrEngine:
             "mkldnn_cache_capacity": 64,
         }
 
+    def second_opinion(self) -> Recogniser:
+        """PP-OCRv4 mobile, loaded the first time a line needs a second opinion (most pages never do)."""
+        if self._second is None:
+            with quiet_paddle():
+                model = self._paddleocr.TextRecognition(
+                    model_name=SECOND_REC_NAME,
+                    model_dir=str(self.prepared.path("second_rec")),
+                    **self._common(),
+                )
+            self._second = Recogniser(model, self.settings.rec_batch_pixels)
+        self._used.add("second_rec")
+        self._reading_used.add("second_rec")
+        return self._second
+
     def table_model(self) -> Any:
         """SLANet_plus, loaded on first need (most forms are fully ruled and never need it)."""
         if self._table_model is None:
             with quiet_paddle():
                 self._table_model = self._paddleocr.TableStructureRecognition(
-                    model_name=TABLE_NAME, model_dir=str(self.prepared.table), **self._common()
+                    model_name=TABLE_NAME, model_dir=str(self.prepared.path("table")), **self._common()
                 )
+        self._used.add("table")
+        self._reading_used.add("table")
         return self._table_model
 
     def read(self, data: bytes, source: str | None = None) -> PageTables:
         """Read a submission (PDF, PNG, JPEG or TIFF bytes); InputRejected if it cannot be read."""
         watch = Stopwatch()
+        self._reading_used = {"rec"}
         with watch.stage("open"):
             document = open_document(
                 data, self.settings.dpi, self.settings.max_pages, self.settings.max_pixels
@@ -158,7 +178,7 @@ class OcrEngine:
             sha256=hashlib.sha256(data).hexdigest(),
             source=source,
             pages=pages,
-            models=self.models,
+            models=self._versions(self._reading_used),
             timings=timings,
         )
 
@@ -173,6 +193,10 @@ class OcrEngine:
             clean = clean_page(bgr, dpi)
         with watch.stage("grid"):
             rulings = ruling_masks(clean.ink, dpi)
+        with watch.stage("seal"):
+            clean, rulings, _ = without_seals(clean, rulings, dpi)
+        with watch.stage("dewarp"):
+            clean, rulings = dewarp(clean, rulings, dpi)
         with watch.stage("orient"):
             quarter_turns = 1 if is_sideways(clean.ink, rulings.both, dpi) else 0
         if quarter_turns:
@@ -404,4 +428,4 @@ def read_file(path: str | Path, engine: OcrEngine | None = None) -> PageTables:
     return (engine or default_engine()).read_file(path)
 
 
-__all__ = ["DET_NAME", "OcrEngine", "default_engine", "read_file"]
+__all__ = ["OcrEngine", "default_engine", "read_file"]

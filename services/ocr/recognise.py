@@ -12,8 +12,9 @@ wider neighbour.
 
 from __future__ import annotations
 
+import difflib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,12 +93,36 @@ def quotes_clash(text: str) -> bool:
     return False
 
 
+def with_marks_of(text: str, other: str) -> str | None:
+    """`text` with each quotation mark that `other` reads as another mark at the same place taken from
+    `other` (everything else as `text` has it), or None when no mark differs.
+
+    The two readers slip on different marks of one line (one drops a small ‘, the other closes it
+    with ”): where both saw a mark, and they agree on every character around it, the line can take
+    each mark from the reader that got it right.
+    """
+    marks = set(_OPENING) | set(_CLOSING)
+    merged = list(text)
+    matcher = difflib.SequenceMatcher(a=text, b=other, autojunk=False)
+    changed = False
+    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        if tag != "replace" or a1 - a0 != 1 or b1 - b0 != 1:
+            continue
+        if text[a0] in marks and other[b0] in marks:
+            merged[a0] = other[b0]
+            changed = True
+    return "".join(merged) if changed else None
+
+
 class Recogniser:
     """Reads batches of line crops with a loaded `paddleocr.TextRecognition` model.
 
     The model is run through PaddleX's predictor runner directly: its public `predict` widens every
     crop to at least 320 pixels, which makes the many short cells of a form cost like long lines.
-    `second_opinion` re-reads the lines whose quotation marks clash (`quotes_clash`).
+    `second_opinion` gives the reader that re-reads the lines whose quotation marks clash
+    (`quotes_clash`); it is asked for only when a line needs it, so it can be loaded then.
     """
 
     def __init__(
@@ -105,7 +130,7 @@ class Recogniser:
         model: Any,
         batch_pixels: int = 2560,
         min_width: int = _WIDTHS[0],
-        second_opinion: Recogniser | None = None,
+        second_opinion: Callable[[], Recogniser] | None = None,
     ) -> None:
         predictor = model.paddlex_predictor
         self._runner = predictor.runner
@@ -134,10 +159,12 @@ class Recogniser:
                     first[index] = reading
         clashing = [index for index, reading in enumerate(first) if quotes_clash(reading.text)]
         if clashing and self._second_opinion is not None:
-            again = self._second_opinion.read([crops[i] for i in clashing])
+            again = self._second_opinion().read([crops[i] for i in clashing])
             for index, reading in zip(clashing, again, strict=True):
                 if not quotes_clash(reading.text):
                     first[index] = reading
+                elif (merged := with_marks_of(reading.text, first[index].text)) and not quotes_clash(merged):
+                    first[index] = Reading(merged, min(reading.confidence, first[index].confidence))
         return first
 
     def _read_inputs(self, inputs: list[np.ndarray]) -> list[Reading]:
@@ -158,12 +185,3 @@ class Recogniser:
     def _run(self, batch: np.ndarray) -> list[Reading]:
         texts, scores = self._decode(self._runner(x=[batch]))
         return [Reading(str(text), float(score)) for text, score in zip(texts, scores, strict=True)]
-
-    def warm_up(self) -> None:
-        """Run each common shape once so the first real page does not pay the engine's set-up per shape."""
-        for width in _WIDTHS[:9]:
-            if width < self._min_width:
-                continue
-            size = batch_size_for(width, self._batch_pixels)
-            for batch in {size, 1}:
-                self._run(np.full((batch, 3, HEIGHT, width), PAD, dtype=np.float32))

@@ -24,6 +24,8 @@ class Blobs:
     boxes: np.ndarray
     small: np.ndarray
     """True for blobs too small to be print on their own (specks, dots)"""
+    huge: np.ndarray
+    """True for blobs too big to be print (a shadow, a scribble, what is left of a seal): never text"""
 
 
 @dataclass
@@ -46,11 +48,14 @@ def find_blobs(ink: np.ndarray, rulings: np.ndarray, dpi: int) -> Blobs:
     boxes[0] = 0  # label 0 is the background
     speck_side = max(3, dpi // 30)
     small = (area < (dpi / 100) ** 2 * 6) & (np.maximum(w, h) < speck_side)
-    return Blobs(labels=labels, boxes=boxes, small=small)
+    # No character of these forms is over half an inch tall, and no word without a gap two inches wide.
+    huge = (h > dpi // 2) | (w > 2 * dpi)
+    return Blobs(labels=labels, boxes=boxes, small=small, huge=huge)
 
 
 def group_lines(blobs: Blobs, members: np.ndarray) -> list[LineBox]:
     """Rows of text, top to bottom: runs of the vertical extent covered by print, dots attached."""
+    members = members[~blobs.huge[members]]
     big = members[~blobs.small[members]]
     if big.size == 0:
         return []
@@ -141,8 +146,10 @@ def _attach_dots(rows: list[LineBox], all_boxes: np.ndarray, small: np.ndarray) 
             # "0.01%" hangs lower than the row of figures it ends.
             if not ry0 <= cy <= ry1 + 0.4 * row.height:
                 continue
-            reach = 0.6 * row.height  # a full-width ： has its dots ~half a character out
-            if rx0 - reach <= x0 and x1 <= rx1 + reach:
+            # A full-width ： has its dots ~half a character out; a line-final ， or 。 sits anywhere in
+            # the full character cell after the last character (centred in some faces).
+            reach = 0.6 * row.height
+            if rx0 - reach <= x0 and x1 <= rx1 + 1.1 * row.height:
                 row.labels.append(int(label))
                 row.box = (min(rx0, x0), ry0, max(rx1, x1), ry1)
                 break

