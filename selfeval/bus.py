@@ -58,6 +58,7 @@ from selfeval.contract.messages import (
 from selfeval.contract.record import Record
 from selfeval.logs import get_logger
 from selfeval.settings import get_settings
+from selfeval.validation import describe_validation_error
 
 log = get_logger("selfeval.bus")
 
@@ -440,6 +441,11 @@ class PermanentError(Exception):
     """A failure retrying cannot fix: the stage gives up at once instead of after max_deliver."""
 
 
+class InvalidMessageError(Exception):
+    """A well-formed message that contradicts what the system knows (forged, or corrupted on the way):
+    dead-lettered with the reason and never turned into a record; the submission's state is left alone."""
+
+
 StageHandler = Callable[[Any], Awaitable[Sequence[Handoff]]]
 """Receives the stage's request model, returns the hand-offs to the next stage."""
 
@@ -464,8 +470,10 @@ class StageCounters:
 class StageWorker:
     """Consumes one stage's work queue with a durable pull consumer and runs `handler` on each message.
 
-    Per message: mark the stage running → handler (heartbeating `in_progress` so long OCR is not
-    redelivered) → publish the hand-offs → mark done → ack. An exception naks with the next backoff
+    Per message: validate it (malformed, or for a submission nobody submitted: dead-lettered with the
+    reason, no record) → mark the stage running → handler (heartbeating `in_progress` so long OCR is
+    not redelivered) → publish the hand-offs → mark done → ack. A handler raising InvalidMessageError has
+    the message dead-lettered the same way. Any other exception naks with the next backoff
     delay; on the last attempt the message goes to the dead-letter subject and a rejected record is
     handed to the publish stage, so the submission still ends in exactly one record.
 
@@ -578,24 +586,30 @@ class StageWorker:
         try:
             request = STAGE_MESSAGES[self.stage].model_validate_json(msg.data)
         except ValidationError as exc:
-            reason = f"malformed {self.stage.value} message: {exc.errors()[:1]}"
-            await self._dead_letter(msg.data, msg.metadata.sequence.stream, reason, attempt)
-            await msg.term()
-            self.counters.failed += 1
+            await self._refuse(msg, f"malformed {self.stage.value} message: {describe_validation_error(exc)}")
             return
         submission_id = request.submission_id
-        state = await self._begin(request)
+        state = await get_state(self.js, submission_id)
+        if state is None:
+            # Only `submit` creates submissions: work for an unknown one is forged or left from a wipe.
+            await self._refuse(msg, f"no submission {submission_id} is known (it has no state)")
+            return
         if state.stages[self.stage] is StageState.done:
             # Already handed on by an earlier delivery that died before its ack.
             await msg.ack()
             self.counters.skipped += 1
             log.info("stage already done, skipped", stage=self.stage.value, submission_id=submission_id)
             return
+        await self._begin(request)
         started = time.perf_counter()
         try:
             handoffs = await self._call_with_heartbeat(msg, request)
             for handoff in handoffs:
                 await publish_handoff(self.js, handoff)
+        except InvalidMessageError as exc:
+            await self._refuse(msg, f"invalid {self.stage.value} message: {exc}")
+            await self._restore(submission_id, state.stages[self.stage])
+            return
         except PermanentError as exc:
             await self._give_up(msg, request, _describe(exc), attempt)
             return
@@ -606,6 +620,13 @@ class StageWorker:
         await msg.ack_sync()
         self.counters.processed += 1
         log.info("stage done", stage=self.stage.value, submission_id=submission_id, attempt=attempt)
+
+    async def _refuse(self, msg: Msg, reason: str) -> None:
+        """Untrusted input that is not work: dead-lettered with the reason, never turned into a record."""
+        await self._dead_letter(msg.data, msg.metadata.sequence.stream, reason, msg.metadata.num_delivered)
+        await msg.term()
+        self.counters.failed += 1
+        log.warning("message refused", stage=self.stage.value, reason=reason)
 
     async def _call_with_heartbeat(self, msg: Msg, request: StageMessage) -> Sequence[Handoff]:
         """Run the handler, telling the server every ack_wait/3 that we are still at it."""
@@ -622,16 +643,24 @@ class StageWorker:
             if not task.done():  # we were cancelled (shutdown): do not leave the handler running
                 task.cancel()
 
-    async def _begin(self, request: StageMessage) -> SubmissionState:
+    async def _begin(self, request: StageMessage) -> None:
         stage = self.stage
 
         def running(state: SubmissionState) -> None:
             if state.stages[stage] is not StageState.done:
                 state.stages[stage] = StageState.running
 
-        state = await update_state(self.js, request.submission_id, running, default=_default_state(request))
-        assert state is not None
-        return state
+        await update_state(self.js, request.submission_id, running)
+
+    async def _restore(self, submission_id: str, before: StageState) -> None:
+        """Put the stage back as it was before a refused message marked it running."""
+        stage = self.stage
+
+        def restore(state: SubmissionState) -> None:
+            if state.stages[stage] is StageState.running:
+                state.stages[stage] = before
+
+        await update_state(self.js, submission_id, restore)
 
     async def _finish(self, submission_id: str, seconds: float) -> None:
         stage = self.stage
@@ -685,9 +714,13 @@ class StageWorker:
             await self._dead_letter(data, sequence, "malformed message, deliveries exhausted", attempts)
         else:
             state = await get_state(self.js, request.submission_id)
-            noted = state.errors.get(self.stage) if state else None
-            error = noted or "the worker died or stopped answering during every attempt"
-            await self._reject(data, sequence, request, error, attempts)
+            if state is None:
+                reason = f"no submission {request.submission_id} is known, deliveries exhausted"
+                await self._dead_letter(data, sequence, reason, attempts)
+            else:
+                noted = state.errors.get(self.stage)
+                error = noted or "the worker died or stopped answering during every attempt"
+                await self._reject(data, sequence, request, error, attempts)
         with contextlib.suppress(nats.js.errors.NotFoundError):
             await self.js.delete_msg(WORK_STREAM, sequence)
 
@@ -709,7 +742,7 @@ class StageWorker:
             state.stages[stage] = StageState.failed
             state.errors[stage] = reason
 
-        await update_state(self.js, submission_id, failed, default=_default_state(request))
+        await update_state(self.js, submission_id, failed)
         self.counters.failed += 1
         log.error("stage gave up", stage=stage.value, submission_id=submission_id, reason=reason)
 
@@ -726,11 +759,6 @@ class StageWorker:
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _default_state(request: StageMessage) -> Callable[[], SubmissionState]:
-    # Work published without `submit` (tools, tests, replays) still gets a state.
-    return lambda: SubmissionState(submission_id=request.submission_id, source=request.source)
 
 
 # --- service process -----------------------------------------------------------------------------

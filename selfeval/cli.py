@@ -18,6 +18,7 @@ from selfeval.contract.messages import SubmissionState
 from selfeval.contract.ocr import PageTables
 from selfeval.logs import configure_logging
 from selfeval.settings import get_settings
+from selfeval.validation import describe_validation_error
 
 if TYPE_CHECKING:
     from selfeval.chain import PageReader
@@ -53,14 +54,6 @@ class UserError(Exception):
 def fail(message: str) -> NoReturn:
     typer.echo(f"selfeval: error: {message}", err=True)
     raise typer.Exit(EXIT_USAGE)
-
-
-def describe_validation_error(error: ValidationError) -> str:
-    problems = error.errors()
-    first = problems[0]
-    where = ".".join(str(part) for part in first["loc"]) or "record"
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return f"{where}: {first['msg']}{more}"
 
 
 def load_record(path: Path) -> Record:

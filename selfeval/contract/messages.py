@@ -4,16 +4,21 @@ A submission moves ocr → parse → score → publish. Each hand-off is a JetSt
 objects in the Object Store (scans, OCR tables) rather than carrying megabytes; the records
 themselves are small and travel in the messages. The submission id is the SHA-256 of the
 submitted bytes, so a re-dropped or renamed identical file is the same submission.
+
+Every message is untrusted input: validating one checks not only its shape but that it is consistent
+(ids in their patterns, records belonging to the submission the message names, under the record id
+`record_id_for` gives), so a forged or corrupted hand-off fails validation instead of naming a file.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from selfeval.contract.record import Record, Status
+from selfeval.contract.record import Record, Status, record_id_for
 
 # --- names ---------------------------------------------------------------------------------------
 
@@ -28,6 +33,12 @@ STATE_BUCKET = "selfeval-submissions"
 """KV bucket: the `SubmissionState` of each submission id."""
 BUCKET_EVENTS_SUBJECT = "selfeval.events.bucket"
 """Core-NATS nudge: something new may be in the watched bucket (payload: keys, if known)."""
+
+SUBMISSION_ID_PATTERN = r"^[0-9a-f]{64}$"
+"""A submission id is the SHA-256 of the submitted bytes, in lowercase hex; it names Object Store objects."""
+SubmissionId = Annotated[
+    str, Field(pattern=SUBMISSION_ID_PATTERN, description="SHA-256 of the submitted bytes (64 hex digits)")
+]
 
 
 class Stage(StrEnum):
@@ -62,7 +73,7 @@ def tables_object(submission_id: str) -> str:
 class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    submission_id: str = Field(description="SHA-256 of the submitted bytes")
+    submission_id: SubmissionId
     source: str = Field(description="bucket key or path the submission came from")
 
 
@@ -78,16 +89,44 @@ class ParseRequest(_Message):
     timings: dict[str, float] = Field(default_factory=dict)
 
 
-class ScoreRequest(_Message):
+class _RecordsMessage(_Message):
+    records: list[Record]
+
+    @model_validator(mode="after")
+    def _records_belong_to_the_submission(self) -> Self:
+        for index, record in enumerate(self.records):
+            problem = foreign_record_problem(record, self.submission_id, self.source)
+            if problem:
+                raise ValueError(f"record {index}: {problem}")
+        return self
+
+
+def foreign_record_problem(record: Record, submission_id: str, source: str) -> str | None:
+    """Why `record` cannot be one of this submission's records (None: it can)."""
+    if record.submission.sha256 != submission_id:
+        return f"it belongs to submission {record.submission.sha256!r}, not to {submission_id}"
+    if record.submission.source != source:
+        return f"its source {record.submission.source!r} is not the submission's {source!r}"
+    pages = record.submission.pages
+    expected = record_id_for(submission_id, pages[0] if pages else None, record.form)
+    if record.record_id is not None and record.record_id != expected:
+        return f"record_id {record.record_id} is not {expected}, the one its submission and first page give"
+    return None
+
+
+class ScoreRequest(_RecordsMessage):
     """Parsed records, not yet scored."""
 
-    records: list[Record]
 
-
-class PublishRequest(_Message):
+class PublishRequest(_RecordsMessage):
     """Scored records, ready to go downstream."""
 
-    records: list[Record]
+    @model_validator(mode="after")
+    def _records_are_scored(self) -> Self:
+        for index, record in enumerate(self.records):
+            if record.status is None:
+                raise ValueError(f"record {index} has no status: only scored records are published")
+        return self
 
 
 class StageState(StrEnum):
