@@ -81,7 +81,7 @@ async def run(settings: Settings, quit_event: asyncio.Event) -> None:
 
 def main() -> None:
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings)
 
     async def _main() -> None:
         quit_event = asyncio.Event()

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import httpx
@@ -68,7 +68,7 @@ class ApiContext:
     inbox: Inbox
     outbox: Outbox
     prefect_api_url: str | None
-    token: str | None
+    token: str | None = field(repr=False)  # never printed, not even in a traceback
     max_upload_bytes: int
     connect: Callable[[], Awaitable[Client]]
     nc: Client | None = None

@@ -57,6 +57,7 @@ from selfeval.contract.messages import (
 )
 from selfeval.contract.record import Record
 from selfeval.logs import get_logger
+from selfeval.redaction import redact
 from selfeval.settings import get_settings
 from selfeval.validation import describe_validation_error
 
@@ -757,8 +758,9 @@ class StageWorker:
 
 
 def _describe(exc: BaseException) -> str:
+    """The exception in one line, as state errors and rejected records give it (secrets masked)."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return redact(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
 
 
 # --- service process -----------------------------------------------------------------------------

@@ -35,7 +35,7 @@ app = typer.Typer(
 def _configure(ctx: typer.Context) -> None:
     """Logs go to stderr in one format for every command (stdout carries data only)."""
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings)
     if ctx.invoked_subcommand in ("submit", "tail"):
         # A client command's own connection chatter is not what its user asked to see.
         logging.getLogger("selfeval.bus").setLevel(logging.ERROR)

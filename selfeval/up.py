@@ -28,6 +28,7 @@ import httpx
 
 from selfeval.bootstrap import clear_endpoints, write_endpoints
 from selfeval.embedded import EmbeddedNats, NatsServerError, free_port
+from selfeval.logs import open_private_log
 from selfeval.settings import Settings
 
 
@@ -100,9 +101,7 @@ class Supervisor:
     def start(
         self, name: str, argv: list[str], extra_env: dict[str, str] | None = None, niceness: int = 0
     ) -> Process:
-        logs = self.home / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        log_path = logs / f"{name}.log"
+        log_path = self.home / "logs" / f"{name}.log"
         env = {**self.env, **(extra_env or {})}
         popen = self._spawn(argv, env, log_path, niceness)
         process = Process(name, argv, env, log_path, popen, niceness)
@@ -113,7 +112,7 @@ class Supervisor:
     def _spawn(
         argv: list[str], env: dict[str, str], log_path: Path, niceness: int
     ) -> subprocess.Popen[bytes]:
-        with log_path.open("ab") as log_file:
+        with open_private_log(log_path) as log_file:
             return subprocess.Popen(
                 argv,
                 env=env,
@@ -269,8 +268,10 @@ def nats_auth_args(settings: Settings, store_dir: Path) -> list[str]:
 def up(settings: Settings, say: Callable[[str], None], stop_requested: Callable[[], bool]) -> int:
     """Bring everything up, report the URLs, supervise until asked to stop or a part dies."""
     home = settings.home.resolve()
-    for folder in ("inbox", "outbox/verified", "outbox/review", "outbox/rejected", "logs"):
+    for folder in ("inbox", "outbox/verified", "outbox/review", "outbox/rejected"):
         (home / folder).mkdir(parents=True, exist_ok=True)
+    (home / "logs").mkdir(mode=0o700, exist_ok=True)
+    (home / "logs").chmod(0o700)  # logs name files and submissions: their owner's business only
     env = base_env(settings)
     supervisor = Supervisor(home, env)
     nats: EmbeddedNats | None = None

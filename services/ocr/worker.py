@@ -101,7 +101,7 @@ def make_handlers(
 
 def main() -> int:
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings)
     # Load the models before taking work, so a missing model fails the start, not every message.
     engine_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocr-engine")
     try:

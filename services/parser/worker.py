@@ -56,7 +56,7 @@ def make_handlers(js: JetStreamContext, settings: Settings) -> Mapping[Stage, St
 
 def main() -> int:
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings)
     return run_service(
         SERVICE_NAME,
         lambda js: make_handlers(js, settings),

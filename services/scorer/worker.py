@@ -121,7 +121,7 @@ def make_handlers(js: JetStreamContext, outbox: Outbox) -> Mapping[Stage, StageH
 
 def main() -> int:
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings)
     outbox = make_outbox(settings)
     return run_service(
         SERVICE_NAME,
