@@ -6,10 +6,13 @@ object's bytes. Keys from the outside are never used as local paths without bein
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+from selfeval.atomic_files import write_atomically
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -24,11 +27,17 @@ class InboxObject:
 
 
 class Inbox(Protocol):
+    shows_partial_writes: bool
+    """True when a listing can show an object while it is still being written (a local folder being
+    copied into); False when only complete objects are listed (S3 lists an upload once it is done)."""
+
     def list(self) -> list[InboxObject]: ...
 
     def read(self, key: str) -> bytes: ...
 
     def put(self, key: str, data: bytes) -> None: ...
+
+    def put_file(self, key: str, path: Path) -> None: ...
 
     def describe(self) -> str: ...
 
@@ -37,13 +46,17 @@ class Inbox(Protocol):
 _PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".uploading", ".filepart", ".swp")
 
 
-def is_partial_name(key: str) -> bool:
-    name = key.rsplit("/", 1)[-1]
-    return name.startswith((".", "~")) or name.lower().endswith(_PARTIAL_SUFFIXES)
+def is_ignored_key(key: str) -> bool:
+    """Partial-upload names, and anything hidden: a dotfile, or any file inside a hidden folder."""
+    *folders, name = key.split("/")
+    hidden = any(part.startswith(".") for part in folders if part)
+    return hidden or name.startswith((".", "~")) or name.lower().endswith(_PARTIAL_SUFFIXES)
 
 
 class LocalInbox:
-    """A folder; subfolders are walked, dotfiles and partial-upload names skipped."""
+    """A folder; subfolders are walked, hidden folders, dotfiles and partial-upload names skipped."""
+
+    shows_partial_writes = True
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
@@ -53,15 +66,18 @@ class LocalInbox:
         return str(self.root)
 
     def _files(self) -> Iterator[Path]:
-        for path in sorted(self.root.rglob("*")):
-            if path.is_file() and not path.is_symlink():
-                yield path
+        for folder, subfolders, files in os.walk(self.root):
+            subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))  # not entered
+            for name in sorted(files):
+                path = Path(folder) / name
+                if path.is_file() and not path.is_symlink():
+                    yield path
 
     def list(self) -> list[InboxObject]:
         objects = []
         for path in self._files():
             key = path.relative_to(self.root).as_posix()
-            if is_partial_name(key):
+            if is_ignored_key(key):
                 continue
             try:
                 stat = path.stat()
@@ -82,16 +98,18 @@ class LocalInbox:
         return self._path(key).read_bytes()
 
     def put(self, key: str, data: bytes) -> None:
-        """Write under a partial name, then rename: the watcher never sees a half-written file."""
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".part")
-        partial.write_bytes(data)
-        partial.replace(path)
+        """Write under a hidden temp name of this writer's own, then rename: the watcher never sees a
+        half-written file, and concurrent writers of the same key never trip over each other."""
+        write_atomically(self._path(key), data)
+
+    def put_file(self, key: str, path: Path) -> None:
+        write_atomically(self._path(key), path)
 
 
 class S3Inbox:
     """A bucket (and optional prefix) on any S3-compatible store."""
+
+    shows_partial_writes = False
 
     def __init__(self, client: Any, bucket: str, prefix: str = "") -> None:
         self.client = client
@@ -107,7 +125,7 @@ class S3Inbox:
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
             for item in page.get("Contents", []):
                 key = item["Key"]
-                if key.endswith("/") or is_partial_name(key):
+                if key.endswith("/") or is_ignored_key(key):
                     continue
                 objects.append(InboxObject(key=key, size=item["Size"], version=item["ETag"].strip('"')))
         return objects
@@ -118,6 +136,9 @@ class S3Inbox:
 
     def put(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
+
+    def put_file(self, key: str, path: Path) -> None:
+        self.client.upload_file(str(path), self.bucket, self.prefix + key)
 
 
 class StableObjects:

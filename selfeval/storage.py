@@ -8,12 +8,10 @@ resolve outside the outbox (a status folder that is a symlink elsewhere) is refu
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
+from selfeval.atomic_files import write_atomically
 from selfeval.contract.record import Record, Status, is_record_id
 
 STATUS_DIRS: dict[Status, str] = {
@@ -74,7 +72,7 @@ class LocalOutbox:
         target = self.path_for(record)
         data = record_bytes(record)
         if not (target.is_file() and target.read_bytes() == data):
-            _atomic_write(target, data)
+            write_atomically(target, data)
         self._drop_other_statuses(record, target)
         return str(target)
 
@@ -91,22 +89,6 @@ class LocalOutbox:
             other = self._inside(self.root / name / keep.name)
             if other != keep:
                 other.unlink(missing_ok=True)
-
-
-def _atomic_write(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        temp.replace(target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
 
 
 class S3Client(Protocol):

@@ -166,7 +166,8 @@ def test_http_api_takes_a_scan_and_serves_its_state_and_record(system: RunningSy
     record = api.get(f"/records/{record_id}").json()
     assert record["status"] == "verified" and record["submission"]["sha256"] == submission_id
     assert record["form"]["project_name"] == form.project_name
-    assert api.get("/records/0123456789abcdef").status_code == 404
+    assert api.get("/records/" + "0" * 24).status_code == 404
+    assert api.get("/records/0123456789abcdef").status_code == 400  # not 24 hex digits
     assert api.get("/submissions/not-a-hash").status_code == 400
     event = {"Records": [{"s3": {"object": {"key": "inbox/form_02.pdf"}}}]}
     assert api.post("/events/s3", json=event).json() == {"accepted": ["inbox/form_02.pdf"]}

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from selfeval.inbox import LocalInbox, StableObjects, is_partial_name
+from selfeval.inbox import LocalInbox, StableObjects, is_ignored_key
 
 
 def test_put_is_atomic_and_listed(tmp_path: Path) -> None:
@@ -17,7 +17,7 @@ def test_put_is_atomic_and_listed(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["form.pdf.part", ".hidden.pdf", "~lock.pdf", "x.crdownload", "a/b/up.tmp"])
 def test_partial_uploads_are_not_listed(tmp_path: Path, name: str) -> None:
-    assert is_partial_name(name)
+    assert is_ignored_key(name)
     path = tmp_path / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"half")
