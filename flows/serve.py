@@ -62,7 +62,13 @@ async def run(settings: Settings, quit_event: asyncio.Event) -> None:
         submission.configure(
             FlowContext(js, settings.stage_timeout, changes, outbox_reader=make_outbox(settings))
         )
-        bucket_watcher = BucketWatcher(inbox, js, settings.settle_seconds, settings.poll_seconds)
+        bucket_watcher = BucketWatcher(
+            inbox,
+            js,
+            settings.settle_seconds,
+            settings.poll_seconds,
+            incomplete_seconds=settings.incomplete_settle_seconds,
+        )
         watcher.configure(WatcherRuntime(bucket_watcher, nc, quit_event))
         to_follow = dict(await unfinished_submissions(bucket_watcher))
         to_follow.update(await orphaned_flow_runs())

@@ -144,15 +144,21 @@ class S3Inbox:
 class StableObjects:
     """Objects whose listing has not changed for `settle_seconds`: a finished upload, not a growing one.
 
-    S3 only lists completed uploads, but a local folder shows a file while it is being copied in.
+    S3 only lists completed uploads, but a local folder shows a file while it is being copied in, and
+    a copy that pauses leaves it unchanged, half-written, for as long as the pause lasts. So an object
+    the reader finds cut short (or cannot judge) is `hold`-ed: it must then stay unchanged for
+    `incomplete_seconds` before it is read as it is.
     """
 
-    def __init__(self, settle_seconds: float) -> None:
+    def __init__(self, settle_seconds: float, incomplete_seconds: float = 0.0) -> None:
         self.settle_seconds = settle_seconds
+        self.incomplete_seconds = max(settle_seconds, incomplete_seconds)
         self._first_seen: dict[str, tuple[str, float]] = {}
+        self._held: dict[str, str] = {}
+        """Key → the version of it that looked incomplete."""
 
     def settled(self, objects: list[InboxObject], now: float | None = None) -> list[InboxObject]:
-        """The objects that have not changed for `settle_seconds`, largest first.
+        """The objects that have not changed for long enough, largest first.
 
         Largest first: when a batch is dropped at once, its long scans start first and the short ones
         fill in after, instead of one long scan finishing alone at the end while other OCR idles.
@@ -165,22 +171,40 @@ class StableObjects:
             seen = self._first_seen.get(obj.key)
             if seen is None or seen[0] != obj.version:
                 self._first_seen[obj.key] = (obj.version, now)
+                self._held.pop(obj.key, None)  # it changed: judge the new version afresh
                 if self.settle_seconds > 0:
                     continue
-            elif now - seen[1] < self.settle_seconds:
+            elif now - seen[1] < self._quiet_needed(obj.key):
                 continue
             ready.append(obj)
         for key in set(self._first_seen) - present:
             del self._first_seen[key]
+            self._held.pop(key, None)
         return sorted(ready, key=lambda obj: obj.size, reverse=True)
+
+    def hold(self, obj: InboxObject, now: float | None = None) -> bool:
+        """Note that this version of `obj` looks incomplete. True while it has to wait longer (it has
+        not been unchanged for `incomplete_seconds` yet); False once it has, and is to be read as it is."""
+        now = time.monotonic() if now is None else now
+        version, since = self._first_seen.setdefault(obj.key, (obj.version, now))
+        if version != obj.version:  # changed since it was listed: it will be judged again
+            return True
+        self._held[obj.key] = version
+        return now - since < self.incomplete_seconds
+
+    def is_held(self, obj: InboxObject) -> bool:
+        return self._held.get(obj.key) == obj.version
+
+    def _quiet_needed(self, key: str) -> float:
+        return self.incomplete_seconds if key in self._held else self.settle_seconds
 
     def next_settle_in(self, now: float | None = None) -> float | None:
         """Seconds until the earliest object still settling would be ready (None when none is waiting),
         so the watcher can look again then instead of a whole poll interval later."""
         now = time.monotonic() if now is None else now
         waits = [
-            seen + self.settle_seconds - now
-            for _, seen in self._first_seen.values()
-            if now - seen < self.settle_seconds
+            since + self._quiet_needed(key) - now
+            for key, (_, since) in self._first_seen.items()
+            if now - since < self._quiet_needed(key)
         ]
         return max(0.0, min(waits)) if waits else None

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = Field(None, description="endpoint of an S3-compatible store")
     poll_seconds: float = Field(2.0, gt=0, description="how often the watcher lists the bucket")
     settle_seconds: float = Field(1.0, ge=0, description="an object must be unchanged this long to be read")
+    incomplete_settle_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="a file of the local inbox that is cut short by its own structure, or of a type that "
+        "cannot tell, must be unchanged this long to be read (a copy that pauses is not read half-way)",
+    )
     stage_timeout: float = Field(3600.0, gt=0, description="a flow gives up on a stage after this long")
 
     # HTTP API
