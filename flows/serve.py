@@ -20,8 +20,9 @@ from flows.state_changes import StateChanges
 from flows.submission import FlowContext, follow_submission, mark_crashed, unfinished_runs
 from flows.watcher import BucketWatcher, WatcherRuntime, watch_bucket
 from selfeval.bootstrap import connect_nats, make_inbox, make_outbox
-from selfeval.bus import connect_unless_quit, current_states, ensure_topology, install_signal_handlers
+from selfeval.bus import bind_topology, current_states, install_signal_handlers, unless_quit
 from selfeval.logs import configure_logging, get_logger
+from selfeval.permissions import Role
 from selfeval.settings import Settings, get_settings
 
 DEPLOYMENT = "embedded"
@@ -50,12 +51,13 @@ async def orphaned_flow_runs() -> list[tuple[str, str]]:
 
 
 async def run(settings: Settings, quit_event: asyncio.Event) -> None:
-    nc = await connect_unless_quit(connect_nats(settings, "selfeval-watcher"), quit_event)
+    nc = await unless_quit(connect_nats(settings, "selfeval-watcher", Role.watcher), quit_event)
     if nc is None:
         return
     try:
         js = nc.jetstream()
-        await ensure_topology(js, settings.nats_replicas)
+        if not await unless_quit(bind_topology(js), quit_event):
+            return
         inbox = make_inbox(settings)
         changes = StateChanges(js)
         await changes.start()

@@ -1,7 +1,9 @@
 """NATS JetStream plumbing shared by every selfeval service process.
 
 - `connect`: one client per process, reconnecting forever; wrong credentials fail at once, clearly.
-- `ensure_topology`: the streams and buckets of `selfeval.contract.messages`, created idempotently.
+- `ensure_topology`: the streams and buckets of `selfeval.contract.messages`, created idempotently
+  (by the admin: `selfeval up`, `selfeval topology`); `bind_topology`: what every part does instead,
+  waiting until they exist (parts may not create or change them, see `selfeval.permissions`).
 - `submit`, `get_state`, `update_state`, `watch_states`: submissions and their `SubmissionState` in KV.
 - `StageWorker`: a durable pull consumer per stage that runs a handler, hands its results on, retries
   with backoff and, after the last attempt, dead-letters the message and still emits one rejected record.
@@ -25,7 +27,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import nats
 import nats.errors
@@ -41,7 +43,9 @@ from pydantic import BaseModel, ValidationError
 from selfeval import __version__
 from selfeval.contract.messages import (
     DEAD_LETTER_STREAM,
+    EXHAUSTED_STREAM,
     RECORDS_STREAM,
+    RECORDS_SUBJECTS,
     SCANS_BUCKET,
     STATE_BUCKET,
     WORK_STREAM,
@@ -53,6 +57,8 @@ from selfeval.contract.messages import (
     StageState,
     SubmissionState,
     dead_letter_subject,
+    durable_name,
+    exhausted_durable_name,
     stage_subject,
 )
 from selfeval.contract.record import Record
@@ -62,11 +68,10 @@ from selfeval.settings import get_settings
 from selfeval.validation import describe_validation_error
 
 log = get_logger("selfeval.bus")
+T = TypeVar("T")
 
 MSG_ID = "Nats-Msg-Id"
 MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
-EXHAUSTED_STREAM = "SELFEVAL_EXHAUSTED"
-"""Captures the max-deliveries advisories of the work stream's consumers (see StageWorker)."""
 ERROR_HEADER = "Selfeval-Error"
 DELIVERIES_HEADER = "Selfeval-Deliveries"
 
@@ -197,8 +202,44 @@ async def _ensure_stream(js: JetStreamContext, config: api.StreamConfig) -> None
         await js.update_stream(config)
 
 
+TOPOLOGY_STREAMS = (
+    WORK_STREAM,
+    RECORDS_STREAM,
+    DEAD_LETTER_STREAM,
+    EXHAUSTED_STREAM,
+    f"KV_{STATE_BUCKET}",
+    f"OBJ_{SCANS_BUCKET}",
+)
+"""The streams behind `ensure_topology`'s streams and buckets (a bucket is a stream underneath)."""
+BIND_RETRY_SECONDS = 2.0
+
+
+async def bind_topology(js: JetStreamContext) -> bool:
+    """Wait until every stream and bucket exists (a part binds; only the admin creates them). True once
+    they do; logs once while it waits."""
+    waiting_since: float | None = None
+    while True:
+        missing = []
+        for stream in TOPOLOGY_STREAMS:
+            try:
+                await js.stream_info(stream)
+            except (nats.js.errors.NotFoundError, nats.js.errors.ServiceUnavailableError, TimeoutError):
+                missing.append(stream)  # not created yet, or the cluster is still electing its leader
+        if not missing:
+            if waiting_since is not None:
+                log.info("streams and buckets are there", waited=round(time.monotonic() - waiting_since, 1))
+            return True
+        if waiting_since is None:
+            waiting_since = time.monotonic()
+            log.warning(
+                "waiting for the streams and buckets: `selfeval up` or `selfeval topology` creates them",
+                missing=missing,
+            )
+        await asyncio.sleep(BIND_RETRY_SECONDS)
+
+
 async def ensure_topology(js: JetStreamContext, replicas: int = 1) -> None:
-    """The three streams and two buckets; safe to call from every process at every start."""
+    """The four streams and two buckets; safe to call at every start (the admin's job)."""
     await _ensure_stream(
         js,
         api.StreamConfig(
@@ -214,7 +255,7 @@ async def ensure_topology(js: JetStreamContext, replicas: int = 1) -> None:
         js,
         api.StreamConfig(
             name=RECORDS_STREAM,
-            subjects=["selfeval.records.>"],
+            subjects=[RECORDS_SUBJECTS],
             retention=api.RetentionPolicy.LIMITS,
             storage=api.StorageType.FILE,
             # Long, because a record re-published after a late redelivery must still be dropped.
@@ -252,6 +293,24 @@ async def ensure_topology(js: JetStreamContext, replicas: int = 1) -> None:
     await js.create_key_value(
         api.KeyValueConfig(bucket=STATE_BUCKET, history=5, storage=api.StorageType.FILE, replicas=replicas)
     )
+
+
+async def prepare_topology(url: str, replicas: int, patience: float = 60.0, **auth: Any) -> None:
+    """Connect as the admin (`auth`) and create or update the streams and buckets; retried for
+    `patience` seconds while a cluster elects its leader. Refused credentials fail at once."""
+    nc = await connect(url, "selfeval-topology", initial_timeout=patience, **auth)
+    try:
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                await ensure_topology(nc.jetstream(), replicas)
+                return
+            except (nats.js.errors.ServiceUnavailableError, TimeoutError, nats.errors.NoRespondersError):
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(1)
+    finally:
+        await _drain(nc)
 
 
 # --- submissions and their state -------------------------------------------------------------------
@@ -454,10 +513,6 @@ StageHandler = Callable[[Any], Awaitable[Sequence[Handoff]]]
 # --- stage worker ---------------------------------------------------------------------------------
 
 
-def durable_name(stage: Stage) -> str:
-    return f"selfeval-{stage.value}"
-
-
 @dataclass
 class StageCounters:
     processed: int = 0
@@ -512,7 +567,7 @@ class StageWorker:
             durable=durable_name(self.stage), stream=WORK_STREAM
         )
         exhausted = api.ConsumerConfig(
-            durable_name=f"{durable_name(self.stage)}-exhausted",
+            durable_name=exhausted_durable_name(self.stage),
             filter_subject=f"{MAX_DELIVERIES_ADVISORY}.{WORK_STREAM}.{durable_name(self.stage)}",
             ack_policy=api.AckPolicy.EXPLICIT,
             ack_wait=max(self.ack_wait, 10.0),
@@ -801,19 +856,20 @@ async def serve(
     quit_event: asyncio.Event,
     *,
     tuning: WorkerTuning | None = None,
-    replicas: int = 1,
     version: str = __version__,
 ) -> None:
-    """Connect, set up topology, run a worker per stage and a micro service until `quit_event`."""
+    """Connect, bind the topology, run a worker per stage and a micro service until `quit_event`."""
     tuning = tuning or get_settings()
     async with contextlib.AsyncExitStack() as stack:
-        nc = await connect_unless_quit(open_connection(service_name), quit_event)
+        nc = await unless_quit(open_connection(service_name), quit_event)
         if nc is None:
             log.info("stopped while waiting for NATS", service=service_name)
             return
         stack.push_async_callback(_drain, nc)
         js = nc.jetstream()
-        await ensure_topology(js, replicas)
+        if not await unless_quit(bind_topology(js), quit_event):
+            log.info("stopped while waiting for the streams and buckets", service=service_name)
+            return
         handlers = make_handlers(js)
         if isinstance(handlers, Awaitable):
             handlers = await handlers
@@ -840,18 +896,18 @@ async def serve(
             await worker.stop()
 
 
-async def connect_unless_quit(connecting: Awaitable[Client], quit_event: asyncio.Event) -> Client | None:
-    """The connection, or None if told to quit first: a process waiting for an unreachable server
-    must still stop on Ctrl-C/SIGTERM (the connection itself retries forever)."""
-    connection = asyncio.ensure_future(connecting)
+async def unless_quit(waiting: Awaitable[T], quit_event: asyncio.Event) -> T | None:
+    """What `waiting` gives, or None if told to quit first: a process waiting for an unreachable server
+    (or for streams nobody created yet) must still stop on Ctrl-C/SIGTERM."""
+    result = asyncio.ensure_future(waiting)
     quitting = asyncio.ensure_future(quit_event.wait())
-    await asyncio.wait({connection, quitting}, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait({result, quitting}, return_when=asyncio.FIRST_COMPLETED)
     quitting.cancel()
-    if connection.done():
-        return connection.result()
-    connection.cancel()
+    if result.done():
+        return result.result()
+    result.cancel()
     with contextlib.suppress(asyncio.CancelledError):
-        await connection
+        await result
     return None
 
 
@@ -866,15 +922,13 @@ def install_signal_handlers(quit_event: asyncio.Event) -> None:
         loop.add_signal_handler(sig, quit_event.set)
 
 
-def run_service(
-    service_name: str, make_handlers: HandlersFactory, open_connection: Connector, *, replicas: int = 1
-) -> int:
+def run_service(service_name: str, make_handlers: HandlersFactory, open_connection: Connector) -> int:
     """A worker module's `main()`: serve until SIGINT/SIGTERM; exit status 0, or 2 on refused credentials."""
 
     async def main() -> None:
         quit_event = asyncio.Event()
         install_signal_handlers(quit_event)
-        await serve(service_name, make_handlers, open_connection, quit_event, replicas=replicas)
+        await serve(service_name, make_handlers, open_connection, quit_event)
 
     try:
         asyncio.run(main())

@@ -376,6 +376,7 @@ def api(
 
     from selfeval.api import ApiContext, create_app
     from selfeval.bootstrap import connect_nats, make_inbox, make_outbox, prefect_api_url
+    from selfeval.permissions import Role
 
     settings = get_settings()
     host = host or settings.api_host
@@ -388,7 +389,7 @@ def api(
         prefect_api_url=prefect_api_url(settings),
         token=token,
         max_upload_bytes=settings.max_upload_bytes,
-        connect=lambda: connect_nats(settings, "selfeval-api"),
+        connect=lambda: connect_nats(settings, "selfeval-api", Role.api),
     )
     uvicorn.run(create_app(context), host=host, port=port or settings.api_port, log_config=None)
 
@@ -400,6 +401,39 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+@app.command()
+def topology() -> None:
+    """Create (or bring up to date) the NATS streams and buckets, with admin credentials.
+
+    `selfeval up` does this itself; on a cluster run it once before the parts (deploy/ does), since
+    the parts' own credentials may not create or change streams.
+    """
+    import asyncio
+
+    from selfeval.bootstrap import nats_auth, nats_url
+    from selfeval.bus import BusAuthError, prepare_topology
+    from selfeval.permissions import Role
+
+    settings = get_settings()
+    auth = nats_auth(settings, Role.admin)
+    try:
+        asyncio.run(prepare_topology(nats_url(settings), settings.nats_replicas, **auth))
+    except (BusAuthError, ConnectionError, TimeoutError) as exc:
+        fail(str(exc) or "NATS did not answer in time")
+    typer.echo("streams and buckets ready", err=True)
+
+
+@app.command("nats-accounts")
+def nats_accounts() -> None:
+    """Print the parts' NATS accounts for a cluster's nats-server (deploy/nats-accounts.conf).
+
+    One user per role with its permissions; each password comes from the server's environment.
+    """
+    from selfeval.permissions import deploy_accounts_config
+
+    typer.echo(deploy_accounts_config(), nl=False)
 
 
 @app.command()

@@ -27,6 +27,8 @@ WORK_STREAM = "SELFEVAL_WORK"
 RECORDS_STREAM = "SELFEVAL_RECORDS"
 """Durable stream of finished records, for consumers that connect later."""
 DEAD_LETTER_STREAM = "SELFEVAL_DEAD"
+EXHAUSTED_STREAM = "SELFEVAL_EXHAUSTED"
+"""Keeps the server's advisories of work messages that used up their deliveries (see StageWorker)."""
 SCANS_BUCKET = "selfeval-scans"
 """Object Store bucket: submitted files by submission id, OCR tables by `<id>.tables.json`."""
 STATE_BUCKET = "selfeval-submissions"
@@ -53,6 +55,10 @@ def stage_subject(stage: Stage) -> str:
     return f"selfeval.work.{stage.value}"
 
 
+RECORDS_SUBJECTS = "selfeval.records.>"
+"""Every records subject: what RECORDS_STREAM keeps, and what only the scorer may publish on."""
+
+
 def records_subject(status: Status) -> str:
     """Where finished records go: `selfeval.records.verified`, `.review` or `.rejected`."""
     suffix = {Status.verified: "verified", Status.needs_review: "review", Status.rejected: "rejected"}[status]
@@ -61,6 +67,16 @@ def records_subject(status: Status) -> str:
 
 def dead_letter_subject(stage: Stage) -> str:
     return f"selfeval.dead.{stage.value}"
+
+
+def durable_name(stage: Stage) -> str:
+    """The work-queue consumer of a stage, shared by all its workers."""
+    return f"selfeval-{stage.value}"
+
+
+def exhausted_durable_name(stage: Stage) -> str:
+    """The consumer of a stage's max-deliveries advisories in EXHAUSTED_STREAM."""
+    return f"{durable_name(stage)}-exhausted"
 
 
 def tables_object(submission_id: str) -> str:

@@ -32,10 +32,11 @@ from selfeval.contract.messages import (
 )
 from selfeval.contract.record import Record
 from selfeval.logs import configure_logging, get_logger
+from selfeval.permissions import Role, service_name
 from selfeval.settings import Settings, get_settings
 from services.ocr.models import ModelMissing
 
-SERVICE_NAME = "selfeval-ocr"
+SERVICE_NAME = service_name(Role.ocr)
 log = get_logger("selfeval.ocr.worker")
 
 Rejections = tuple[type[Exception], ...]
@@ -112,8 +113,7 @@ def main() -> int:
     return run_service(
         SERVICE_NAME,
         lambda js: make_handlers(js, reader, rejections, engine_thread),
-        lambda name: connect_nats(settings, name),
-        replicas=settings.nats_replicas,
+        lambda name: connect_nats(settings, name, Role.ocr),
     )
 
 

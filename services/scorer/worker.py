@@ -27,11 +27,12 @@ from selfeval.contract.messages import (
 )
 from selfeval.contract.record import Record, Status, record_id_for
 from selfeval.logs import configure_logging, get_logger
+from selfeval.permissions import Role, service_name
 from selfeval.settings import get_settings
 from selfeval.storage import Outbox
 from services.scorer import score_record
 
-SERVICE_NAME = "selfeval-scorer"
+SERVICE_NAME = service_name(Role.scorer)
 log = get_logger("selfeval.scorer.worker")
 OUTBOX_PATIENCE = 600.0
 """Seconds a record keeps trying to reach an unreachable outbox (S3 down) before the attempt fails."""
@@ -126,8 +127,7 @@ def main() -> int:
     return run_service(
         SERVICE_NAME,
         lambda js: make_handlers(js, outbox),
-        lambda name: connect_nats(settings, name),
-        replicas=settings.nats_replicas,
+        lambda name: connect_nats(settings, name, Role.scorer),
     )
 
 

@@ -21,6 +21,10 @@ from typing import Any
 import boto3
 import httpx
 
+from selfeval import credentials
+from selfeval.credentials import Credential
+from selfeval.permissions import Role
+
 S3_ACCESS_KEY = "selfeval-test"
 S3_SECRET_KEY = "selfeval-test-secret"
 
@@ -160,10 +164,23 @@ class RunningSystem:
     process: subprocess.Popen[bytes]
     endpoints: dict[str, str]
     log_path: Path
+    admin: Credential | None = None
+    """The admin credential `up` generated for its embedded NATS (None with an external NATS_URL)."""
 
     @property
     def nats_url(self) -> str:
-        return self.endpoints["nats_url"]
+        """Where a test connects to inspect the system: with the admin's credentials in the URL when
+        the NATS is the embedded one (it requires credentials)."""
+        url = self.endpoints["nats_url"]
+        if self.admin is None:
+            return url
+        return url.replace("nats://", f"nats://{self.admin.user}:{self.admin.password}@", 1)
+
+    def credential(self, role: Role) -> Credential:
+        """A part's generated credential, as that part (or `selfeval tail`) finds it under HOME."""
+        found = credentials.load(self.home, role)
+        assert found is not None, f"no generated credential for {role}"
+        return found
 
     @property
     def prefect_api_url(self) -> str:
@@ -229,7 +246,7 @@ def start_system(home: Path, extra_env: dict[str, str] | None = None, timeout: f
             raise RuntimeError(f"selfeval up exited {process.returncode}:\n{log_path.read_text()}")
         if "ready:" in log_path.read_text(errors="replace"):
             endpoints = json.loads((home / "endpoints.json").read_text())
-            return RunningSystem(home, process, endpoints, log_path)
+            return RunningSystem(home, process, endpoints, log_path, credentials.load(home, Role.admin))
         time.sleep(0.5)
     process.kill()
     raise TimeoutError(f"selfeval up not ready after {timeout} s:\n{log_path.read_text()}")
