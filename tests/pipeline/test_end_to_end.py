@@ -207,7 +207,7 @@ def test_the_cli_reads_records_and_state_with_the_credentials_up_generated(
         timeout=180,
     )
     assert submit.returncode == 0, submit.stderr
-    assert submit.stdout.startswith("verified  ")
+    assert submit.stdout.splitlines()[-1].startswith("verified  加强科技类社会组织党建工作"), submit.stdout
 
 
 def test_the_embedded_nats_refuses_anonymous_clients_and_no_part_overstepped(system: RunningSystem) -> None:
