@@ -83,18 +83,20 @@ class BucketWatcher:
         for obj in self._stable.settled(objects):
             if self._handled.get(obj.key) == obj.version:
                 continue
-            try:
-                data = await asyncio.to_thread(self.inbox.read, obj.key)
-            except (OSError, ValueError) as exc:
-                log.warning("cannot read object", key=obj.key, error=str(exc))
-                data = None
+            data = await self._read(obj)
             if data is not None and self.inbox.shows_partial_writes and self._unfinished(obj, data):
-                continue
-            submission_id = await self._submit(obj, data) if data is not None else None
-            self._handled[obj.key] = obj.version
-            if submission_id:
+                continue  # looked at again once it changes, or once the long quiet is over
+            if data is not None and (submission_id := await self._submit(obj, data)):
                 started.append(submission_id)
+            self._handled[obj.key] = obj.version
         return started
+
+    async def _read(self, obj: InboxObject) -> bytes | None:
+        try:
+            return await asyncio.to_thread(self.inbox.read, obj.key)
+        except (OSError, ValueError) as exc:
+            log.warning("cannot read object", key=obj.key, error=str(exc))
+            return None
 
     def _unfinished(self, obj: InboxObject, data: bytes) -> bool:
         """A file that is not complete by its own structure (or of a type that cannot tell) may still be

@@ -140,7 +140,10 @@ class Metrics:
             "selfeval_api_uploads", "Scans accepted by POST /submissions", registry=self.registry
         )
         self.refused = Counter(
-            "selfeval_api_uploads_refused", "Uploads refused", ["reason"], registry=self.registry
+            "selfeval_api_uploads_refused",
+            "Uploads (and requests with credentials in the URL) refused, by reason",
+            ["reason"],
+            registry=self.registry,
         )
         self.bucket_events = Counter(
             "selfeval_api_bucket_events", "S3 notifications received", registry=self.registry
@@ -164,8 +167,8 @@ class RequestGuard:
 
     def _refusal(self, scope: Scope) -> tuple[int, str] | None:
         query = scope.get("query_string", b"").decode("latin-1")
-        named = sorted({name.lower() for name, _ in parse_qsl(query, keep_blank_values=True)})
-        if any(name in CREDENTIAL_PARAMETERS for name in named):
+        named = {name.lower() for name, _ in parse_qsl(query, keep_blank_values=True)}
+        if named & CREDENTIAL_PARAMETERS:
             self.metrics.refused.labels("credentials_in_url").inc()
             return 400, "credentials go in the 'Authorization: Bearer <token>' header, never in the URL"
         headers = dict(scope.get("headers", []))

@@ -44,10 +44,13 @@ from selfeval import __version__
 from selfeval.contract.messages import (
     DEAD_LETTER_STREAM,
     EXHAUSTED_STREAM,
+    MAX_DELIVERIES_ADVISORY,
     RECORDS_STREAM,
     RECORDS_SUBJECTS,
     SCANS_BUCKET,
+    SCANS_STREAM,
     STATE_BUCKET,
+    STATE_STREAM,
     WORK_STREAM,
     OcrRequest,
     ParseRequest,
@@ -59,6 +62,7 @@ from selfeval.contract.messages import (
     dead_letter_subject,
     durable_name,
     exhausted_durable_name,
+    exhausted_subject,
     stage_subject,
 )
 from selfeval.contract.record import Record
@@ -71,7 +75,6 @@ log = get_logger("selfeval.bus")
 T = TypeVar("T")
 
 MSG_ID = "Nats-Msg-Id"
-MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
 ERROR_HEADER = "Selfeval-Error"
 DELIVERIES_HEADER = "Selfeval-Deliveries"
 
@@ -207,8 +210,8 @@ TOPOLOGY_STREAMS = (
     RECORDS_STREAM,
     DEAD_LETTER_STREAM,
     EXHAUSTED_STREAM,
-    f"KV_{STATE_BUCKET}",
-    f"OBJ_{SCANS_BUCKET}",
+    STATE_STREAM,
+    SCANS_STREAM,
 )
 """The streams behind `ensure_topology`'s streams and buckets (a bucket is a stream underneath)."""
 BIND_RETRY_SECONDS = 2.0
@@ -552,7 +555,10 @@ class StageWorker:
     _exhausted: JetStreamContext.PullSubscription | None = None
 
     async def ensure_consumer(self) -> None:
+        # Named as well as durable: created by name, the request's subject carries the filter, which
+        # is what the part's NATS permissions allow (its own queue, nothing else).
         config = api.ConsumerConfig(
+            name=durable_name(self.stage),
             durable_name=durable_name(self.stage),
             filter_subject=stage_subject(self.stage),
             ack_policy=api.AckPolicy.EXPLICIT,
@@ -567,8 +573,9 @@ class StageWorker:
             durable=durable_name(self.stage), stream=WORK_STREAM
         )
         exhausted = api.ConsumerConfig(
+            name=exhausted_durable_name(self.stage),
             durable_name=exhausted_durable_name(self.stage),
-            filter_subject=f"{MAX_DELIVERIES_ADVISORY}.{WORK_STREAM}.{durable_name(self.stage)}",
+            filter_subject=exhausted_subject(self.stage),
             ack_policy=api.AckPolicy.EXPLICIT,
             ack_wait=max(self.ack_wait, 10.0),
         )

@@ -29,18 +29,19 @@ from selfeval.contract.messages import (
     RECORDS_STREAM,
     RECORDS_SUBJECTS,
     SCANS_BUCKET,
+    SCANS_STREAM,
     STATE_BUCKET,
+    STATE_STREAM,
     WORK_STREAM,
     Stage,
     dead_letter_subject,
     durable_name,
     exhausted_durable_name,
+    exhausted_subject,
     stage_subject,
 )
 
 API = "$JS.API"
-STATE_STREAM = f"KV_{STATE_BUCKET}"
-SCANS_STREAM = f"OBJ_{SCANS_BUCKET}"
 
 
 class Role(StrEnum):
@@ -122,14 +123,13 @@ def _write_scans() -> list[str]:
 def _take_work(stage: Stage) -> list[str]:
     """Consume a stage's queue (and the advisories of its exhausted messages), dead-letter from it."""
     subjects = []
-    for stream, consumer in (
-        (WORK_STREAM, durable_name(stage)),
-        (EXHAUSTED_STREAM, exhausted_durable_name(stage)),
+    for stream, consumer, source in (
+        (WORK_STREAM, durable_name(stage), stage_subject(stage)),
+        (EXHAUSTED_STREAM, exhausted_durable_name(stage), exhausted_subject(stage)),
     ):
         subjects += [
-            f"{API}.CONSUMER.DURABLE.CREATE.{stream}.{consumer}",
-            f"{API}.CONSUMER.CREATE.{stream}.{consumer}",
-            f"{API}.CONSUMER.CREATE.{stream}.{consumer}.>",
+            # Created by name with its filter in the subject: no other queue can be bound to it.
+            f"{API}.CONSUMER.CREATE.{stream}.{consumer}.{source}",
             f"{API}.CONSUMER.INFO.{stream}.{consumer}",
             f"{API}.CONSUMER.MSG.NEXT.{stream}.{consumer}",
             f"$JS.ACK.{stream}.{consumer}.>",

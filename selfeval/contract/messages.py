@@ -29,10 +29,14 @@ RECORDS_STREAM = "SELFEVAL_RECORDS"
 DEAD_LETTER_STREAM = "SELFEVAL_DEAD"
 EXHAUSTED_STREAM = "SELFEVAL_EXHAUSTED"
 """Keeps the server's advisories of work messages that used up their deliveries (see StageWorker)."""
+MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
 SCANS_BUCKET = "selfeval-scans"
 """Object Store bucket: submitted files by submission id, OCR tables by `<id>.tables.json`."""
 STATE_BUCKET = "selfeval-submissions"
 """KV bucket: the `SubmissionState` of each submission id."""
+SCANS_STREAM = f"OBJ_{SCANS_BUCKET}"
+STATE_STREAM = f"KV_{STATE_BUCKET}"
+"""The streams JetStream keeps the two buckets in (what permissions and bindings name)."""
 BUCKET_EVENTS_SUBJECT = "selfeval.events.bucket"
 """Core-NATS nudge: something new may be in the watched bucket (payload: keys, if known)."""
 
@@ -77,6 +81,11 @@ def durable_name(stage: Stage) -> str:
 def exhausted_durable_name(stage: Stage) -> str:
     """The consumer of a stage's max-deliveries advisories in EXHAUSTED_STREAM."""
     return f"{durable_name(stage)}-exhausted"
+
+
+def exhausted_subject(stage: Stage) -> str:
+    """Where the server announces a message of the stage's queue that used up its deliveries."""
+    return f"{MAX_DELIVERIES_ADVISORY}.{WORK_STREAM}.{durable_name(stage)}"
 
 
 def tables_object(submission_id: str) -> str:

@@ -23,7 +23,7 @@ from selfeval import credentials
 from selfeval.bus import MSG_ID, prepare_topology
 from selfeval.contract.messages import (
     RECORDS_STREAM,
-    SCANS_BUCKET,
+    SCANS_STREAM,
     STATE_BUCKET,
     WORK_STREAM,
     Stage,
@@ -214,7 +214,10 @@ def test_each_part_hands_work_only_where_its_stage_leads(
         (Role.parser, "$JS.API.STREAM.CREATE.CAPTURE_EVERYTHING"),
         (Role.api, f"$JS.API.CONSUMER.MSG.NEXT.{WORK_STREAM}.{durable_name(Stage.ocr)}"),
         (Role.parser, f"$JS.API.CONSUMER.MSG.NEXT.{WORK_STREAM}.selfeval-ocr"),  # another stage's queue
-        (Role.client, f"$JS.API.STREAM.PURGE.OBJ_{SCANS_BUCKET}"),
+        # Its own consumer, bound to another stage's queue: by name with the filter, or the legacy way.
+        (Role.ocr, f"$JS.API.CONSUMER.CREATE.{WORK_STREAM}.selfeval-ocr.selfeval.work.publish"),
+        (Role.ocr, f"$JS.API.CONSUMER.DURABLE.CREATE.{WORK_STREAM}.selfeval-ocr"),
+        (Role.client, f"$JS.API.STREAM.PURGE.{SCANS_STREAM}"),
     ],
     ids=lambda value: value.value if isinstance(value, Role) else value.split(".", 3)[-1],
 )
