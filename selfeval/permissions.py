@@ -68,8 +68,9 @@ def inbox_prefix(role: Role) -> str:
 
 
 def service_name(role: Role) -> str:
-    """The `nats.micro` service a stage part runs (`$SRV.PING.selfeval-ocr`, `selfeval-ocr.status`)."""
-    return f"selfeval-{role.value}"
+    """The `nats.micro` service a stage part runs (`$SRV.PING.selfeval-ocr`, `selfeval-ocr.status`):
+    named like the part's user."""
+    return user_name(role)
 
 
 @dataclass(frozen=True)

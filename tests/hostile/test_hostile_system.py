@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 import nats
-import nats.errors
 import psutil
 import pytest
 from botocore.exceptions import ClientError
@@ -34,6 +33,7 @@ from tests.pipeline.system import (
     S3_SECRET_KEY,
     RunningSystem,
     SeaweedFS,
+    nats_accepts,
     s3_env,
     start_seaweedfs,
     start_system,
@@ -258,25 +258,12 @@ def test_the_embedded_nats_and_the_api_listen_on_loopback_only(system: RunningSy
 def test_the_embedded_nats_requires_credentials(
     system: RunningSystem, generated_passwords: list[str]
 ) -> None:
-    async def connect(**auth: str) -> bool:
-        try:
-            client = await nats.connect(
-                system.endpoints["nats_url"],  # without the admin's credentials in it
-                allow_reconnect=False,
-                connect_timeout=3,
-                max_reconnect_attempts=0,
-                **auth,
-            )
-        except (nats.errors.Error, OSError, TimeoutError):
-            return False
-        await client.close()
-        return True
-
-    assert asyncio.run(connect()) is False
-    assert asyncio.run(connect(user="selfeval", password="not-the-password")) is False
-    assert asyncio.run(connect(**NATS_AUTH)) is True  # the configured user, as an admin
+    url = system.endpoints["nats_url"]  # without the admin's credentials in it
+    assert nats_accepts(url) is False
+    assert nats_accepts(url, user="selfeval", password="not-the-password") is False
+    assert nats_accepts(url, **NATS_AUTH) is True  # the configured user, as an admin
     ocr = system.credential(Role.ocr)
-    assert asyncio.run(connect(user=ocr.user, password=ocr.password)) is True
+    assert nats_accepts(url, user=ocr.user, password=ocr.password) is True
     conf = system.home / "nats" / "auth.conf"
     assert conf.stat().st_mode & 0o777 == 0o600
     # Credentials reach the server in that file and the parts in theirs: never on a command line.

@@ -5,6 +5,7 @@ Everything binds to free loopback ports under a temporary SELFEVAL_HOME and is s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -20,6 +21,8 @@ from typing import Any
 
 import boto3
 import httpx
+import nats
+import nats.errors
 
 from selfeval import credentials
 from selfeval.credentials import Credential
@@ -205,6 +208,22 @@ class RunningSystem:
         for path in sorted((self.home / "logs").glob("*.log")):
             parts.append(f"--- {path.name}\n" + path.read_text(errors="replace")[-3000:])
         return "\n".join(parts)
+
+
+def nats_accepts(url: str, **auth: str) -> bool:
+    """Whether the NATS server at `url` lets a client in with `auth` (nothing: anonymously)."""
+
+    async def attempt() -> bool:
+        try:
+            client = await nats.connect(
+                url, allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=3, **auth
+            )
+        except (nats.errors.Error, OSError, TimeoutError):
+            return False
+        await client.close()
+        return True
+
+    return asyncio.run(attempt())
 
 
 def system_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:

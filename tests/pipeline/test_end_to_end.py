@@ -6,7 +6,6 @@ the watcher, the API) and real PaddleOCR.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import re
@@ -17,8 +16,6 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import nats
-import nats.errors
 import pytest
 
 from selfeval.contract import Form, Status
@@ -28,6 +25,7 @@ from tests.pipeline.system import (
     RunningSystem,
     SeaweedFS,
     flow_runs,
+    nats_accepts,
     s3_env,
     start_seaweedfs,
     start_system,
@@ -211,19 +209,6 @@ def test_the_cli_reads_records_and_state_with_the_credentials_up_generated(
 
 
 def test_the_embedded_nats_refuses_anonymous_clients_and_no_part_overstepped(system: RunningSystem) -> None:
-    async def anonymous() -> bool:
-        try:
-            client = await nats.connect(
-                system.endpoints["nats_url"],
-                allow_reconnect=False,
-                max_reconnect_attempts=0,
-                connect_timeout=3,
-            )
-        except (nats.errors.Error, OSError, TimeoutError):
-            return False
-        await client.close()
-        return True
-
-    assert asyncio.run(anonymous()) is False
+    assert nats_accepts(system.endpoints["nats_url"]) is False
     server_log = (system.home / "nats" / "nats-server.log").read_text(errors="replace")
     assert "Violation" not in server_log  # every part did its work within its permissions

@@ -34,6 +34,7 @@ from selfeval.contract.record import Record
 from selfeval.embedded import EmbeddedNats
 from selfeval.permissions import Role, deploy_accounts_config, inbox_prefix, password_variable, user_name
 from tests.bus.support import run
+from tests.pipeline.system import nats_accepts
 
 SUBMISSION = "9" * 64
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -91,21 +92,11 @@ async def stream_messages(server: EmbeddedNats, home: Path, stream: str) -> int:
 def test_a_client_without_credentials_or_with_wrong_ones_cannot_connect(
     server: EmbeddedNats, home: Path
 ) -> None:
-    async def attempt(**auth: str) -> bool:
-        try:
-            client = await nats.connect(
-                server.url, allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=3, **auth
-            )
-        except (nats.errors.Error, OSError, TimeoutError):
-            return False
-        await client.close()
-        return True
-
     ocr = credentials.load(home, Role.ocr)
     assert ocr is not None
-    assert run(attempt()) is False
-    assert run(attempt(user=ocr.user, password="not-" + ocr.password)) is False
-    assert run(attempt(user=ocr.user, password=ocr.password)) is True
+    assert nats_accepts(server.url) is False
+    assert nats_accepts(server.url, user=ocr.user, password="not-" + ocr.password) is False
+    assert nats_accepts(server.url, user=ocr.user, password=ocr.password) is True
 
 
 def test_the_generated_credentials_are_owner_only(server: EmbeddedNats, home: Path) -> None:
