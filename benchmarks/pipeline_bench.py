@@ -34,7 +34,7 @@ import nats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from selfeval.bus import submit, watch_states
+from selfeval.bus import ensure_topology, submit, watch_states
 from selfeval.chain import process_bytes
 from selfeval.contract.messages import Stage, StageState
 from selfeval.embedded import EmbeddedNats, free_port
@@ -98,7 +98,8 @@ async def _time_ocr_stage(nats_url: str, scans: list[Path], processes: int) -> f
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     try:
-        # Every engine loaded and warm (a worker sets up the streams and buckets before it answers).
+        await ensure_topology(js)  # what `selfeval up` does: the workers only bind
+        # Every engine loaded and warm.
         while len(await ping(nc, "selfeval-ocr")) < processes:
             await asyncio.sleep(1)
         started = time.perf_counter()

@@ -20,8 +20,9 @@ from flows.state_changes import StateChanges
 from flows.submission import FlowContext, follow_submission, mark_crashed, unfinished_runs
 from flows.watcher import BucketWatcher, WatcherRuntime, watch_bucket
 from selfeval.bootstrap import connect_nats, make_inbox, make_outbox
-from selfeval.bus import connect_unless_quit, current_states, ensure_topology, install_signal_handlers
+from selfeval.bus import bind_topology, current_states, install_signal_handlers, unless_quit
 from selfeval.logs import configure_logging, get_logger
+from selfeval.permissions import Role
 from selfeval.settings import Settings, get_settings
 
 DEPLOYMENT = "embedded"
@@ -50,19 +51,26 @@ async def orphaned_flow_runs() -> list[tuple[str, str]]:
 
 
 async def run(settings: Settings, quit_event: asyncio.Event) -> None:
-    nc = await connect_unless_quit(connect_nats(settings, "selfeval-watcher"), quit_event)
+    nc = await unless_quit(connect_nats(settings, "selfeval-watcher", Role.watcher), quit_event)
     if nc is None:
         return
     try:
         js = nc.jetstream()
-        await ensure_topology(js, settings.nats_replicas)
+        if not await unless_quit(bind_topology(js), quit_event):
+            return
         inbox = make_inbox(settings)
         changes = StateChanges(js)
         await changes.start()
         submission.configure(
             FlowContext(js, settings.stage_timeout, changes, outbox_reader=make_outbox(settings))
         )
-        bucket_watcher = BucketWatcher(inbox, js, settings.settle_seconds, settings.poll_seconds)
+        bucket_watcher = BucketWatcher(
+            inbox,
+            js,
+            settings.settle_seconds,
+            settings.poll_seconds,
+            incomplete_seconds=settings.incomplete_settle_seconds,
+        )
         watcher.configure(WatcherRuntime(bucket_watcher, nc, quit_event))
         to_follow = dict(await unfinished_submissions(bucket_watcher))
         to_follow.update(await orphaned_flow_runs())
@@ -81,7 +89,7 @@ async def run(settings: Settings, quit_event: asyncio.Event) -> None:
 
 def main() -> None:
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings)
 
     async def _main() -> None:
         quit_event = asyncio.Event()

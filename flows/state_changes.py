@@ -16,7 +16,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 
-from selfeval.contract.messages import STATE_BUCKET
+from selfeval.contract.messages import STATE_BUCKET, STATE_STREAM
 from selfeval.logs import get_logger
 
 log = get_logger("selfeval.flows")
@@ -39,7 +39,7 @@ class StateChanges:
         try:
             self._subscription = await self._js.subscribe(
                 f"$KV.{STATE_BUCKET}.>",
-                stream=f"KV_{STATE_BUCKET}",
+                stream=STATE_STREAM,
                 ordered_consumer=True,
                 deliver_policy=DeliverPolicy.NEW,
                 cb=self._on_write,

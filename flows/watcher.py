@@ -2,9 +2,11 @@
 
 It polls the inbox every few seconds and also wakes at once on `selfeval.events.bucket` (the API
 publishes there when a store calls its S3-notification webhook). An object is read only once its
-listing has settled, so half-written uploads are never read; the submission id is the SHA-256 of the
-bytes, so a re-dropped or renamed identical file is recognised and gives no second record. Objects that
-arrived while the system was down are simply found by the first poll.
+listing has settled; where the inbox can show files still being written (a local folder), a settled
+file must also be complete by its own structure (`selfeval.scan_files`), else it waits for a much
+longer quiet time, so a copy that pauses half-way is not read half-written. The submission id is the
+SHA-256 of the bytes, so a re-dropped or renamed identical file is recognised and gives no second
+record. Objects that arrived while the system was down are simply found by the first poll.
 
 Faults: when the bucket (or NATS) is unreachable the poll backs off (doubling up to 30 s) and catches
 up when it is back; every RECONCILE_SECONDS it re-queues submissions whose OCR work was lost between
@@ -29,6 +31,7 @@ from selfeval.bus import requeue_lost_submissions, submit
 from selfeval.contract.messages import BUCKET_EVENTS_SUBJECT
 from selfeval.inbox import Inbox, InboxObject, StableObjects
 from selfeval.logs import get_logger
+from selfeval.scan_files import looks_complete
 
 log = get_logger("selfeval.watcher")
 
@@ -65,32 +68,50 @@ class BucketWatcher:
     settle_seconds: float = 1.0
     poll_seconds: float = 2.0
     follow: bool = True
+    incomplete_seconds: float = 60.0
     _stable: StableObjects = field(init=False)
     _handled: dict[str, str] = field(default_factory=dict, init=False)
     _followers: set[asyncio.Task[object]] = field(default_factory=set, init=False)
 
     def __post_init__(self) -> None:
-        self._stable = StableObjects(self.settle_seconds)
+        self._stable = StableObjects(self.settle_seconds, self.incomplete_seconds)
 
     async def poll_once(self) -> list[str]:
-        """Submit what is new and settled; returns the ids of submissions started by this poll."""
+        """Submit what is new, settled and complete; returns the ids of submissions this poll started."""
         objects = await asyncio.to_thread(self.inbox.list)
         started = []
         for obj in self._stable.settled(objects):
             if self._handled.get(obj.key) == obj.version:
                 continue
-            submission_id = await self._submit(obj)
-            self._handled[obj.key] = obj.version
-            if submission_id:
+            data = await self._read(obj)
+            if data is not None and self.inbox.shows_partial_writes and self._unfinished(obj, data):
+                continue  # looked at again once it changes, or once the long quiet is over
+            if data is not None and (submission_id := await self._submit(obj, data)):
                 started.append(submission_id)
+            self._handled[obj.key] = obj.version
         return started
 
-    async def _submit(self, obj: InboxObject) -> str | None:
+    async def _read(self, obj: InboxObject) -> bytes | None:
         try:
-            data = await asyncio.to_thread(self.inbox.read, obj.key)
+            return await asyncio.to_thread(self.inbox.read, obj.key)
         except (OSError, ValueError) as exc:
             log.warning("cannot read object", key=obj.key, error=str(exc))
             return None
+
+    def _unfinished(self, obj: InboxObject, data: bytes) -> bool:
+        """A file that is not complete by its own structure (or of a type that cannot tell) may still be
+        being copied in: it waits until it has been unchanged for `incomplete_seconds`."""
+        complete = looks_complete(data)
+        if complete:
+            return False
+        told = self._stable.is_held(obj)
+        waiting = self._stable.hold(obj)
+        if waiting and not told:
+            why = "it is cut short" if complete is False else "its type does not say where it ends"
+            log.info("waiting for the rest of a file", key=obj.key, why=why, quiet=self.incomplete_seconds)
+        return waiting
+
+    async def _submit(self, obj: InboxObject, data: bytes) -> str | None:
         state, is_new = await submit(self.js, data, obj.key)
         if not is_new:
             log.info("already submitted", key=obj.key, submission_id=state.submission_id, first=state.source)

@@ -2,50 +2,77 @@
 
 Uploads go into the watched bucket, so every submission takes the one path through the watcher
 (and gets its Prefect flow run); the API only reads state and records back.
+
+Every route but /healthz, /readyz and /metrics (open by design: they say nothing about submissions)
+and the OpenAPI docs (they describe the API, not its data) needs the bearer token, checked
+before a byte of the body is read; a body is refused (413) as soon as it grows past its limit, and
+credentials in a URL are refused (400), since URLs end up in access logs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
+import json
 import re
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 import httpx
-from fastapi import Depends, FastAPI, Header, HTTPException, Request, UploadFile
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from selfeval.bus import get_state
-from selfeval.contract import Record, Status
-from selfeval.contract.messages import BUCKET_EVENTS_SUBJECT, SubmissionState
+from selfeval.contract import Record, Status, is_record_id
+from selfeval.contract.messages import BUCKET_EVENTS_SUBJECT, SUBMISSION_ID_PATTERN, SubmissionState
 from selfeval.inbox import Inbox
+from selfeval.logs import get_logger
+from selfeval.scan_files import sniff_content_type
 from selfeval.storage import Outbox
+from selfeval.uploads import (
+    FILE_FIELD,
+    UploadRefusedError,
+    declared_too_large,
+    read_bounded,
+    spooled_upload,
+    too_large,
+)
+from selfeval.validation import describe_validation_error
+
+log = get_logger("selfeval.api")
 
 UPLOAD_PREFIX = "uploads/"
-# The scans we read, by their first bytes; anything else is refused before it reaches the bucket.
-_MAGIC = {
-    b"%PDF-": "application/pdf",
-    b"\x89PNG\r\n\x1a\n": "image/png",
-    b"\xff\xd8\xff": "image/jpeg",
-    b"II*\x00": "image/tiff",
-    b"MM\x00*": "image/tiff",
-}
 _UNSAFE = re.compile(r"[^\w.\-]+")
-# Room for the multipart framing around an upload of the largest accepted size.
-MULTIPART_SLACK = 64 * 1024
-
-
-def sniff_content_type(head: bytes) -> str | None:
-    return next((kind for magic, kind in _MAGIC.items() if head.startswith(magic)), None)
+MAX_EVENT_BYTES = 1024 * 1024
+"""A bucket notification is a few kilobytes; a bigger body is not one."""
+CREDENTIAL_PARAMETERS = {"token", "access_token", "api_key", "apikey", "key", "password", "secret", "auth"}
+"""Query parameters that would carry a credential in the URL, where access logs and proxies keep it."""
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": [FILE_FIELD],
+                    "properties": {FILE_FIELD: {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
+"""The upload is parsed as it streams in, so FastAPI does not see its form; the docs still show it."""
 
 
 def safe_object_name(filename: str | None) -> str:
@@ -63,15 +90,37 @@ class SubmissionAccepted(BaseModel):
     size: int
 
 
+class S3EventObject(BaseModel):
+    key: str
+
+
+class S3EventEntity(BaseModel):
+    object: S3EventObject
+
+
+class S3EventRecord(BaseModel):
+    s3: S3EventEntity
+
+
+class S3Event(BaseModel):
+    """An S3-style bucket notification (AWS, MinIO, SeaweedFS): only the keys matter here."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    records: list[S3EventRecord] = Field(default_factory=list, alias="Records")
+
+
 @dataclass
 class ApiContext:
     inbox: Inbox
     outbox: Outbox
     prefect_api_url: str | None
-    token: str | None
+    token: str | None = field(repr=False)  # never printed, not even in a traceback
     max_upload_bytes: int
     connect: Callable[[], Awaitable[Client]]
     nc: Client | None = None
+    spool_dir: Path | None = None
+    """Where uploads are received while they stream in (None: the system's temp folder, TMPDIR)."""
 
     @property
     def bus(self) -> Client:
@@ -91,11 +140,43 @@ class Metrics:
             "selfeval_api_uploads", "Scans accepted by POST /submissions", registry=self.registry
         )
         self.refused = Counter(
-            "selfeval_api_uploads_refused", "Uploads refused", ["reason"], registry=self.registry
+            "selfeval_api_uploads_refused",
+            "Uploads (and requests with credentials in the URL) refused, by reason",
+            ["reason"],
+            registry=self.registry,
         )
         self.bucket_events = Counter(
             "selfeval_api_bucket_events", "S3 notifications received", registry=self.registry
         )
+
+
+class RequestGuard:
+    """Refuses, before the app reads anything, a body declared too big (413) and credentials in the
+    query string (400). Pure ASGI, so the body is not touched."""
+
+    def __init__(self, app: ASGIApp, max_upload_bytes: int, metrics: Metrics) -> None:
+        self.app, self.max_upload_bytes, self.metrics = app, max_upload_bytes, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = self._refusal(scope) if scope["type"] == "http" else None
+        if refusal is not None:
+            status, detail = refusal
+            await JSONResponse({"detail": detail}, status_code=status)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _refusal(self, scope: Scope) -> tuple[int, str] | None:
+        query = scope.get("query_string", b"").decode("latin-1")
+        named = {name.lower() for name, _ in parse_qsl(query, keep_blank_values=True)}
+        if named & CREDENTIAL_PARAMETERS:
+            self.metrics.refused.labels("credentials_in_url").inc()
+            return 400, "credentials go in the 'Authorization: Bearer <token>' header, never in the URL"
+        headers = dict(scope.get("headers", []))
+        length = headers.get(b"content-length", b"").decode("latin-1")
+        if declared_too_large(length, self.max_upload_bytes):
+            self.metrics.refused.labels("too_large").inc()
+            return 413, too_large(self.max_upload_bytes).detail
+        return None
 
 
 def create_app(context: ApiContext) -> FastAPI:
@@ -124,45 +205,47 @@ def create_app(context: ApiContext) -> FastAPI:
 
     guarded = [Depends(authorised)]
 
-    @app.middleware("http")
-    async def refuse_oversized_bodies(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        """Refuse a body that says it is too big before reading (and spooling) any of it."""
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > context.max_upload_bytes + MULTIPART_SLACK:
-            metrics.refused.labels("too_large").inc()
-            detail = f"upload larger than {context.max_upload_bytes} bytes"
-            return JSONResponse({"detail": detail}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(RequestGuard, max_upload_bytes=context.max_upload_bytes, metrics=metrics)
 
-    @app.post("/submissions", status_code=202, dependencies=guarded, response_model=SubmissionAccepted)
-    async def submit_scan(file: UploadFile) -> SubmissionAccepted:
-        """Upload a scan (PDF, PNG, JPEG or TIFF); returns the submission id (SHA-256 of its bytes)."""
-        data = await file.read(context.max_upload_bytes + 1)
-        if len(data) > context.max_upload_bytes:
-            metrics.refused.labels("too_large").inc()
-            raise HTTPException(413, f"upload larger than {context.max_upload_bytes} bytes")
-        if not data:
-            metrics.refused.labels("empty").inc()
-            raise HTTPException(400, "empty upload")
-        content_type = sniff_content_type(data[:8])
-        if content_type is None:
-            metrics.refused.labels("content_type").inc()
-            raise HTTPException(415, "not a PDF, PNG, JPEG or TIFF file")
-        submission_id = hashlib.sha256(data).hexdigest()
-        key = f"{UPLOAD_PREFIX}{submission_id[:12]}-{safe_object_name(file.filename)}"
-        await asyncio.to_thread(context.inbox.put, key, data)
+    @app.post(
+        "/submissions",
+        status_code=202,
+        dependencies=guarded,
+        response_model=SubmissionAccepted,
+        openapi_extra=UPLOAD_BODY,
+    )
+    async def submit_scan(request: Request) -> SubmissionAccepted | Response:
+        """Upload a scan (PDF, PNG, JPEG or TIFF) as the one part named `file` of a multipart form;
+        returns the submission id (SHA-256 of its bytes)."""
+        content_type = request.headers.get("content-type")
+        try:
+            async with spooled_upload(
+                request.stream(), content_type, context.max_upload_bytes, context.spool_dir
+            ) as upload:
+                if not upload.size:
+                    raise UploadRefusedError(400, "empty upload", "empty")
+                kind = sniff_content_type(upload.head)
+                if kind is None:
+                    raise UploadRefusedError(415, "not a PDF, PNG, JPEG or TIFF file", "content_type")
+                key = f"{UPLOAD_PREFIX}{upload.sha256[:12]}-{safe_object_name(upload.filename)}"
+                await asyncio.to_thread(context.inbox.put_file, key, upload.path)
+        except UploadRefusedError as refusal:
+            metrics.refused.labels(refusal.reason).inc()
+            raise HTTPException(refusal.status, refusal.detail) from None
+        except ClientDisconnect:
+            metrics.refused.labels("abandoned").inc()
+            log.info("upload abandoned by the client before it was complete")
+            return Response(status_code=400)  # nobody is left to read it
         await context.bus.publish(BUCKET_EVENTS_SUBJECT, key.encode())
         metrics.uploads.inc()
         return SubmissionAccepted(
-            submission_id=submission_id, source=key, content_type=content_type, size=len(data)
+            submission_id=upload.sha256, source=key, content_type=kind, size=upload.size
         )
 
     @app.get("/submissions/{submission_id}", dependencies=guarded, response_model=SubmissionState)
     async def submission_state(submission_id: str) -> SubmissionState:
         """Where a submission is: the state of each stage, errors, and its records once published."""
-        if not re.fullmatch(r"[0-9a-f]{64}", submission_id):
+        if not re.fullmatch(SUBMISSION_ID_PATTERN, submission_id):
             raise HTTPException(400, "a submission id is the 64 hex digits of its SHA-256")
         state = await get_state(context.js, submission_id)
         if state is None:
@@ -172,8 +255,8 @@ def create_app(context: ApiContext) -> FastAPI:
     @app.get("/records/{record_id}", dependencies=guarded)
     async def record(record_id: str) -> Response:
         """A published record, as the JSON downstream consumers receive."""
-        if not re.fullmatch(r"[0-9a-f]{8,64}", record_id):
-            raise HTTPException(400, "a record id is hexadecimal")
+        if not is_record_id(record_id):
+            raise HTTPException(400, "a record id is 24 hexadecimal digits")
         for status in Status:
             found: Record | None = await asyncio.to_thread(context.outbox.read_record, record_id, status)
             if found is not None:
@@ -184,15 +267,16 @@ def create_app(context: ApiContext) -> FastAPI:
     async def bucket_event(request: Request) -> dict[str, Any]:
         """S3-style bucket notifications (AWS, MinIO, SeaweedFS): wake the watcher at once."""
         try:
-            body = await request.json()
-        except ValueError:
-            raise HTTPException(400, "body must be a JSON S3 event notification") from None
-        keys = [
-            entry.get("s3", {}).get("object", {}).get("key")
-            for entry in (body.get("Records") or [] if isinstance(body, dict) else [])
-            if isinstance(entry, dict)
-        ]
-        keys = [key for key in keys if isinstance(key, str)]
+            body = await read_bounded(request.stream(), MAX_EVENT_BYTES)
+            event = S3Event.model_validate(json.loads(body))
+        except UploadRefusedError as refusal:
+            raise HTTPException(refusal.status, refusal.detail) from None
+        except ValueError as exc:  # not JSON, or JSON of another shape (ValidationError is one)
+            detail = (
+                describe_validation_error(exc, "body") if isinstance(exc, ValidationError) else "not JSON"
+            )
+            raise HTTPException(400, f"not an S3 event notification: {detail}") from None
+        keys = [entry.s3.object.key for entry in event.records]
         metrics.bucket_events.inc()
         await context.bus.publish(BUCKET_EVENTS_SUBJECT, b"\n".join(k.encode() for k in keys))
         return {"accepted": keys}

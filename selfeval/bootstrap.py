@@ -12,8 +12,10 @@ from typing import Any
 
 from nats.aio.client import Client
 
+from selfeval import credentials
 from selfeval.bus import connect
 from selfeval.inbox import Inbox, LocalInbox, S3Inbox
+from selfeval.permissions import Role, inbox_prefix
 from selfeval.settings import Settings
 from selfeval.storage import LocalOutbox, Outbox
 
@@ -41,15 +43,19 @@ def make_outbox(settings: Settings) -> Outbox:
     return LocalOutbox(settings.outbox_path)
 
 
-def nats_auth(settings: Settings) -> dict[str, Any]:
-    """`nats.connect` keywords for the configured credentials (none: the embedded loopback server)."""
-    auth: dict[str, Any] = {}
-    if settings.nats_user:
-        auth["user"] = settings.nats_user
-    if settings.nats_password:
-        auth["password"] = settings.nats_password.get_secret_value()
-    if settings.nats_creds:
-        auth["user_credentials"] = str(settings.nats_creds)
+def nats_auth(settings: Settings, role: Role) -> dict[str, Any]:
+    """`nats.connect` keywords for a process of `role`: the configured credentials, else the ones
+    `selfeval up` generated for the role under SELFEVAL_HOME; replies on the role's own inbox prefix."""
+    auth: dict[str, Any] = {"inbox_prefix": inbox_prefix(role)}
+    if settings.nats_user or settings.nats_creds:
+        if settings.nats_user:
+            auth["user"] = settings.nats_user
+        if settings.nats_password:
+            auth["password"] = settings.nats_password.get_secret_value()
+        if settings.nats_creds:
+            auth["user_credentials"] = str(settings.nats_creds)
+    elif (generated := credentials.load(settings.home, role)) is not None:
+        auth.update(user=generated.user, password=generated.password)
     if settings.nats_tls_ca:
         import ssl
 
@@ -66,8 +72,12 @@ def prefect_api_url(settings: Settings) -> str | None:
     return settings.prefect_api_url or read_endpoints(settings.home).get("prefect_api_url")
 
 
-async def connect_nats(settings: Settings, name: str, initial_timeout: float | None = None) -> Client:
-    return await connect(nats_url(settings), name, initial_timeout=initial_timeout, **nats_auth(settings))
+async def connect_nats(
+    settings: Settings, name: str, role: Role, initial_timeout: float | None = None
+) -> Client:
+    """The process's connection, named `name`, as `role` (see `selfeval.permissions`)."""
+    auth = nats_auth(settings, role)
+    return await connect(nats_url(settings), name, initial_timeout=initial_timeout, **auth)
 
 
 def write_endpoints(home: Path, endpoints: dict[str, str]) -> None:

@@ -1,7 +1,9 @@
 """NATS JetStream plumbing shared by every selfeval service process.
 
 - `connect`: one client per process, reconnecting forever; wrong credentials fail at once, clearly.
-- `ensure_topology`: the streams and buckets of `selfeval.contract.messages`, created idempotently.
+- `ensure_topology`: the streams and buckets of `selfeval.contract.messages`, created idempotently
+  (by the admin: `selfeval up`, `selfeval topology`); `bind_topology`: what every part does instead,
+  waiting until they exist (parts may not create or change them, see `selfeval.permissions`).
 - `submit`, `get_state`, `update_state`, `watch_states`: submissions and their `SubmissionState` in KV.
 - `StageWorker`: a durable pull consumer per stage that runs a handler, hands its results on, retries
   with backoff and, after the last attempt, dead-letters the message and still emits one rejected record.
@@ -25,7 +27,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import nats
 import nats.errors
@@ -41,9 +43,14 @@ from pydantic import BaseModel, ValidationError
 from selfeval import __version__
 from selfeval.contract.messages import (
     DEAD_LETTER_STREAM,
+    EXHAUSTED_STREAM,
+    MAX_DELIVERIES_ADVISORY,
     RECORDS_STREAM,
+    RECORDS_SUBJECTS,
     SCANS_BUCKET,
+    SCANS_STREAM,
     STATE_BUCKET,
+    STATE_STREAM,
     WORK_STREAM,
     OcrRequest,
     ParseRequest,
@@ -53,18 +60,21 @@ from selfeval.contract.messages import (
     StageState,
     SubmissionState,
     dead_letter_subject,
+    durable_name,
+    exhausted_durable_name,
+    exhausted_subject,
     stage_subject,
 )
 from selfeval.contract.record import Record
 from selfeval.logs import get_logger
+from selfeval.redaction import redact
 from selfeval.settings import get_settings
+from selfeval.validation import describe_validation_error
 
 log = get_logger("selfeval.bus")
+T = TypeVar("T")
 
 MSG_ID = "Nats-Msg-Id"
-MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
-EXHAUSTED_STREAM = "SELFEVAL_EXHAUSTED"
-"""Captures the max-deliveries advisories of the work stream's consumers (see StageWorker)."""
 ERROR_HEADER = "Selfeval-Error"
 DELIVERIES_HEADER = "Selfeval-Deliveries"
 
@@ -195,8 +205,44 @@ async def _ensure_stream(js: JetStreamContext, config: api.StreamConfig) -> None
         await js.update_stream(config)
 
 
+TOPOLOGY_STREAMS = (
+    WORK_STREAM,
+    RECORDS_STREAM,
+    DEAD_LETTER_STREAM,
+    EXHAUSTED_STREAM,
+    STATE_STREAM,
+    SCANS_STREAM,
+)
+"""The streams behind `ensure_topology`'s streams and buckets (a bucket is a stream underneath)."""
+BIND_RETRY_SECONDS = 2.0
+
+
+async def bind_topology(js: JetStreamContext) -> bool:
+    """Wait until every stream and bucket exists (a part binds; only the admin creates them). True once
+    they do; logs once while it waits."""
+    waiting_since: float | None = None
+    while True:
+        missing = []
+        for stream in TOPOLOGY_STREAMS:
+            try:
+                await js.stream_info(stream)
+            except (nats.js.errors.NotFoundError, nats.js.errors.ServiceUnavailableError, TimeoutError):
+                missing.append(stream)  # not created yet, or the cluster is still electing its leader
+        if not missing:
+            if waiting_since is not None:
+                log.info("streams and buckets are there", waited=round(time.monotonic() - waiting_since, 1))
+            return True
+        if waiting_since is None:
+            waiting_since = time.monotonic()
+            log.warning(
+                "waiting for the streams and buckets: `selfeval up` or `selfeval topology` creates them",
+                missing=missing,
+            )
+        await asyncio.sleep(BIND_RETRY_SECONDS)
+
+
 async def ensure_topology(js: JetStreamContext, replicas: int = 1) -> None:
-    """The three streams and two buckets; safe to call from every process at every start."""
+    """The four streams and two buckets; safe to call at every start (the admin's job)."""
     await _ensure_stream(
         js,
         api.StreamConfig(
@@ -212,7 +258,7 @@ async def ensure_topology(js: JetStreamContext, replicas: int = 1) -> None:
         js,
         api.StreamConfig(
             name=RECORDS_STREAM,
-            subjects=["selfeval.records.>"],
+            subjects=[RECORDS_SUBJECTS],
             retention=api.RetentionPolicy.LIMITS,
             storage=api.StorageType.FILE,
             # Long, because a record re-published after a late redelivery must still be dropped.
@@ -250,6 +296,24 @@ async def ensure_topology(js: JetStreamContext, replicas: int = 1) -> None:
     await js.create_key_value(
         api.KeyValueConfig(bucket=STATE_BUCKET, history=5, storage=api.StorageType.FILE, replicas=replicas)
     )
+
+
+async def prepare_topology(url: str, replicas: int, patience: float = 60.0, **auth: Any) -> None:
+    """Connect as the admin (`auth`) and create or update the streams and buckets; retried for
+    `patience` seconds while a cluster elects its leader. Refused credentials fail at once."""
+    nc = await connect(url, "selfeval-topology", initial_timeout=patience, **auth)
+    try:
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                await ensure_topology(nc.jetstream(), replicas)
+                return
+            except (nats.js.errors.ServiceUnavailableError, TimeoutError, nats.errors.NoRespondersError):
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(1)
+    finally:
+        await _drain(nc)
 
 
 # --- submissions and their state -------------------------------------------------------------------
@@ -440,15 +504,16 @@ class PermanentError(Exception):
     """A failure retrying cannot fix: the stage gives up at once instead of after max_deliver."""
 
 
+class InvalidMessageError(Exception):
+    """A well-formed message that contradicts what the system knows (forged, or corrupted on the way):
+    dead-lettered with the reason and never turned into a record; the submission's state is left alone."""
+
+
 StageHandler = Callable[[Any], Awaitable[Sequence[Handoff]]]
 """Receives the stage's request model, returns the hand-offs to the next stage."""
 
 
 # --- stage worker ---------------------------------------------------------------------------------
-
-
-def durable_name(stage: Stage) -> str:
-    return f"selfeval-{stage.value}"
 
 
 @dataclass
@@ -464,8 +529,10 @@ class StageCounters:
 class StageWorker:
     """Consumes one stage's work queue with a durable pull consumer and runs `handler` on each message.
 
-    Per message: mark the stage running → handler (heartbeating `in_progress` so long OCR is not
-    redelivered) → publish the hand-offs → mark done → ack. An exception naks with the next backoff
+    Per message: validate it (malformed, or for a submission nobody submitted: dead-lettered with the
+    reason, no record) → mark the stage running → handler (heartbeating `in_progress` so long OCR is
+    not redelivered) → publish the hand-offs → mark done → ack. A handler raising InvalidMessageError has
+    the message dead-lettered the same way. Any other exception naks with the next backoff
     delay; on the last attempt the message goes to the dead-letter subject and a rejected record is
     handed to the publish stage, so the submission still ends in exactly one record.
 
@@ -488,7 +555,10 @@ class StageWorker:
     _exhausted: JetStreamContext.PullSubscription | None = None
 
     async def ensure_consumer(self) -> None:
+        # Named as well as durable: created by name, the request's subject carries the filter, which
+        # is what the part's NATS permissions allow (its own queue, nothing else).
         config = api.ConsumerConfig(
+            name=durable_name(self.stage),
             durable_name=durable_name(self.stage),
             filter_subject=stage_subject(self.stage),
             ack_policy=api.AckPolicy.EXPLICIT,
@@ -503,8 +573,9 @@ class StageWorker:
             durable=durable_name(self.stage), stream=WORK_STREAM
         )
         exhausted = api.ConsumerConfig(
-            durable_name=f"{durable_name(self.stage)}-exhausted",
-            filter_subject=f"{MAX_DELIVERIES_ADVISORY}.{WORK_STREAM}.{durable_name(self.stage)}",
+            name=exhausted_durable_name(self.stage),
+            durable_name=exhausted_durable_name(self.stage),
+            filter_subject=exhausted_subject(self.stage),
             ack_policy=api.AckPolicy.EXPLICIT,
             ack_wait=max(self.ack_wait, 10.0),
         )
@@ -578,24 +649,30 @@ class StageWorker:
         try:
             request = STAGE_MESSAGES[self.stage].model_validate_json(msg.data)
         except ValidationError as exc:
-            reason = f"malformed {self.stage.value} message: {exc.errors()[:1]}"
-            await self._dead_letter(msg.data, msg.metadata.sequence.stream, reason, attempt)
-            await msg.term()
-            self.counters.failed += 1
+            await self._refuse(msg, f"malformed {self.stage.value} message: {describe_validation_error(exc)}")
             return
         submission_id = request.submission_id
-        state = await self._begin(request)
+        state = await get_state(self.js, submission_id)
+        if state is None:
+            # Only `submit` creates submissions: work for an unknown one is forged or left from a wipe.
+            await self._refuse(msg, f"no submission {submission_id} is known (it has no state)")
+            return
         if state.stages[self.stage] is StageState.done:
             # Already handed on by an earlier delivery that died before its ack.
             await msg.ack()
             self.counters.skipped += 1
             log.info("stage already done, skipped", stage=self.stage.value, submission_id=submission_id)
             return
+        await self._begin(request)
         started = time.perf_counter()
         try:
             handoffs = await self._call_with_heartbeat(msg, request)
             for handoff in handoffs:
                 await publish_handoff(self.js, handoff)
+        except InvalidMessageError as exc:
+            await self._refuse(msg, f"invalid {self.stage.value} message: {exc}")
+            await self._restore(submission_id, state.stages[self.stage])
+            return
         except PermanentError as exc:
             await self._give_up(msg, request, _describe(exc), attempt)
             return
@@ -606,6 +683,13 @@ class StageWorker:
         await msg.ack_sync()
         self.counters.processed += 1
         log.info("stage done", stage=self.stage.value, submission_id=submission_id, attempt=attempt)
+
+    async def _refuse(self, msg: Msg, reason: str) -> None:
+        """Untrusted input that is not work: dead-lettered with the reason, never turned into a record."""
+        await self._dead_letter(msg.data, msg.metadata.sequence.stream, reason, msg.metadata.num_delivered)
+        await msg.term()
+        self.counters.failed += 1
+        log.warning("message refused", stage=self.stage.value, reason=reason)
 
     async def _call_with_heartbeat(self, msg: Msg, request: StageMessage) -> Sequence[Handoff]:
         """Run the handler, telling the server every ack_wait/3 that we are still at it."""
@@ -622,16 +706,24 @@ class StageWorker:
             if not task.done():  # we were cancelled (shutdown): do not leave the handler running
                 task.cancel()
 
-    async def _begin(self, request: StageMessage) -> SubmissionState:
+    async def _begin(self, request: StageMessage) -> None:
         stage = self.stage
 
         def running(state: SubmissionState) -> None:
             if state.stages[stage] is not StageState.done:
                 state.stages[stage] = StageState.running
 
-        state = await update_state(self.js, request.submission_id, running, default=_default_state(request))
-        assert state is not None
-        return state
+        await update_state(self.js, request.submission_id, running)
+
+    async def _restore(self, submission_id: str, before: StageState) -> None:
+        """Put the stage back as it was before a refused message marked it running."""
+        stage = self.stage
+
+        def restore(state: SubmissionState) -> None:
+            if state.stages[stage] is StageState.running:
+                state.stages[stage] = before
+
+        await update_state(self.js, submission_id, restore)
 
     async def _finish(self, submission_id: str, seconds: float) -> None:
         stage = self.stage
@@ -685,9 +777,13 @@ class StageWorker:
             await self._dead_letter(data, sequence, "malformed message, deliveries exhausted", attempts)
         else:
             state = await get_state(self.js, request.submission_id)
-            noted = state.errors.get(self.stage) if state else None
-            error = noted or "the worker died or stopped answering during every attempt"
-            await self._reject(data, sequence, request, error, attempts)
+            if state is None:
+                reason = f"no submission {request.submission_id} is known, deliveries exhausted"
+                await self._dead_letter(data, sequence, reason, attempts)
+            else:
+                noted = state.errors.get(self.stage)
+                error = noted or "the worker died or stopped answering during every attempt"
+                await self._reject(data, sequence, request, error, attempts)
         with contextlib.suppress(nats.js.errors.NotFoundError):
             await self.js.delete_msg(WORK_STREAM, sequence)
 
@@ -709,7 +805,7 @@ class StageWorker:
             state.stages[stage] = StageState.failed
             state.errors[stage] = reason
 
-        await update_state(self.js, submission_id, failed, default=_default_state(request))
+        await update_state(self.js, submission_id, failed)
         self.counters.failed += 1
         log.error("stage gave up", stage=stage.value, submission_id=submission_id, reason=reason)
 
@@ -724,13 +820,9 @@ class StageWorker:
 
 
 def _describe(exc: BaseException) -> str:
+    """The exception in one line, as state errors and rejected records give it (secrets masked)."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _default_state(request: StageMessage) -> Callable[[], SubmissionState]:
-    # Work published without `submit` (tools, tests, replays) still gets a state.
-    return lambda: SubmissionState(submission_id=request.submission_id, source=request.source)
+    return redact(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
 
 
 # --- service process -----------------------------------------------------------------------------
@@ -771,19 +863,20 @@ async def serve(
     quit_event: asyncio.Event,
     *,
     tuning: WorkerTuning | None = None,
-    replicas: int = 1,
     version: str = __version__,
 ) -> None:
-    """Connect, set up topology, run a worker per stage and a micro service until `quit_event`."""
+    """Connect, bind the topology, run a worker per stage and a micro service until `quit_event`."""
     tuning = tuning or get_settings()
     async with contextlib.AsyncExitStack() as stack:
-        nc = await connect_unless_quit(open_connection(service_name), quit_event)
+        nc = await unless_quit(open_connection(service_name), quit_event)
         if nc is None:
             log.info("stopped while waiting for NATS", service=service_name)
             return
         stack.push_async_callback(_drain, nc)
         js = nc.jetstream()
-        await ensure_topology(js, replicas)
+        if not await unless_quit(bind_topology(js), quit_event):
+            log.info("stopped while waiting for the streams and buckets", service=service_name)
+            return
         handlers = make_handlers(js)
         if isinstance(handlers, Awaitable):
             handlers = await handlers
@@ -810,18 +903,18 @@ async def serve(
             await worker.stop()
 
 
-async def connect_unless_quit(connecting: Awaitable[Client], quit_event: asyncio.Event) -> Client | None:
-    """The connection, or None if told to quit first: a process waiting for an unreachable server
-    must still stop on Ctrl-C/SIGTERM (the connection itself retries forever)."""
-    connection = asyncio.ensure_future(connecting)
+async def unless_quit(waiting: Awaitable[T], quit_event: asyncio.Event) -> T | None:
+    """What `waiting` gives, or None if told to quit first: a process waiting for an unreachable server
+    (or for streams nobody created yet) must still stop on Ctrl-C/SIGTERM."""
+    result = asyncio.ensure_future(waiting)
     quitting = asyncio.ensure_future(quit_event.wait())
-    await asyncio.wait({connection, quitting}, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait({result, quitting}, return_when=asyncio.FIRST_COMPLETED)
     quitting.cancel()
-    if connection.done():
-        return connection.result()
-    connection.cancel()
+    if result.done():
+        return result.result()
+    result.cancel()
     with contextlib.suppress(asyncio.CancelledError):
-        await connection
+        await result
     return None
 
 
@@ -836,15 +929,13 @@ def install_signal_handlers(quit_event: asyncio.Event) -> None:
         loop.add_signal_handler(sig, quit_event.set)
 
 
-def run_service(
-    service_name: str, make_handlers: HandlersFactory, open_connection: Connector, *, replicas: int = 1
-) -> int:
+def run_service(service_name: str, make_handlers: HandlersFactory, open_connection: Connector) -> int:
     """A worker module's `main()`: serve until SIGINT/SIGTERM; exit status 0, or 2 on refused credentials."""
 
     async def main() -> None:
         quit_event = asyncio.Event()
         install_signal_handlers(quit_event)
-        await serve(service_name, make_handlers, open_connection, quit_event, replicas=replicas)
+        await serve(service_name, make_handlers, open_connection, quit_event)
 
     try:
         asyncio.run(main())

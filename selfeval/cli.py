@@ -18,6 +18,7 @@ from selfeval.contract.messages import SubmissionState
 from selfeval.contract.ocr import PageTables
 from selfeval.logs import configure_logging
 from selfeval.settings import get_settings
+from selfeval.validation import describe_validation_error
 
 if TYPE_CHECKING:
     from selfeval.chain import PageReader
@@ -34,7 +35,7 @@ app = typer.Typer(
 def _configure(ctx: typer.Context) -> None:
     """Logs go to stderr in one format for every command (stdout carries data only)."""
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings)
     if ctx.invoked_subcommand in ("submit", "tail"):
         # A client command's own connection chatter is not what its user asked to see.
         logging.getLogger("selfeval.bus").setLevel(logging.ERROR)
@@ -53,14 +54,6 @@ class UserError(Exception):
 def fail(message: str) -> NoReturn:
     typer.echo(f"selfeval: error: {message}", err=True)
     raise typer.Exit(EXIT_USAGE)
-
-
-def describe_validation_error(error: ValidationError) -> str:
-    problems = error.errors()
-    first = problems[0]
-    where = ".".join(str(part) for part in first["loc"]) or "record"
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return f"{where}: {first['msg']}{more}"
 
 
 def load_record(path: Path) -> Record:
@@ -383,6 +376,7 @@ def api(
 
     from selfeval.api import ApiContext, create_app
     from selfeval.bootstrap import connect_nats, make_inbox, make_outbox, prefect_api_url
+    from selfeval.permissions import Role
 
     settings = get_settings()
     host = host or settings.api_host
@@ -395,7 +389,7 @@ def api(
         prefect_api_url=prefect_api_url(settings),
         token=token,
         max_upload_bytes=settings.max_upload_bytes,
-        connect=lambda: connect_nats(settings, "selfeval-api"),
+        connect=lambda: connect_nats(settings, "selfeval-api", Role.api),
     )
     uvicorn.run(create_app(context), host=host, port=port or settings.api_port, log_config=None)
 
@@ -407,6 +401,39 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+@app.command()
+def topology() -> None:
+    """Create (or bring up to date) the NATS streams and buckets, with admin credentials.
+
+    `selfeval up` does this itself; on a cluster run it once before the parts (deploy/ does), since
+    the parts' own credentials may not create or change streams.
+    """
+    import asyncio
+
+    from selfeval.bootstrap import nats_auth, nats_url
+    from selfeval.bus import BusAuthError, prepare_topology
+    from selfeval.permissions import Role
+
+    settings = get_settings()
+    auth = nats_auth(settings, Role.admin)
+    try:
+        asyncio.run(prepare_topology(nats_url(settings), settings.nats_replicas, **auth))
+    except (BusAuthError, ConnectionError, TimeoutError) as exc:
+        fail(str(exc) or "NATS did not answer in time")
+    typer.echo("streams and buckets ready", err=True)
+
+
+@app.command("nats-accounts")
+def nats_accounts() -> None:
+    """Print the parts' NATS accounts for a cluster's nats-server (deploy/nats-accounts.conf).
+
+    One user per role with its permissions; each password comes from the server's environment.
+    """
+    from selfeval.permissions import deploy_accounts_config
+
+    typer.echo(deploy_accounts_config(), nl=False)
 
 
 @app.command()

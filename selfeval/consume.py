@@ -11,7 +11,8 @@ from nats.js.api import DeliverPolicy
 from selfeval.bootstrap import connect_nats, make_outbox
 from selfeval.bus import get_state
 from selfeval.contract import Record
-from selfeval.contract.messages import SubmissionState
+from selfeval.contract.messages import RECORDS_SUBJECTS, SubmissionState
+from selfeval.permissions import Role
 from selfeval.settings import Settings
 
 
@@ -19,10 +20,10 @@ async def tail_records(
     settings: Settings, status: str, show: Callable[[Record], None], count: int = 0, idle: float = 0
 ) -> int:
     """Show records from `selfeval.records.<status>` (all statuses for "all"); returns how many."""
-    nc = await connect_nats(settings, "selfeval-tail", initial_timeout=10)
+    nc = await connect_nats(settings, "selfeval-tail", Role.client, initial_timeout=10)
     seen = 0
     try:
-        subject = "selfeval.records.>" if status == "all" else f"selfeval.records.{status}"
+        subject = RECORDS_SUBJECTS if status == "all" else f"selfeval.records.{status}"
         subscription = await nc.jetstream().subscribe(
             subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
         )
@@ -50,7 +51,7 @@ async def wait_for_records(
     on_finished: Callable[[SubmissionState, list[Record]], None],
 ) -> list[Record]:
     """Wait until each submission has been published; report each as it finishes; all their records."""
-    nc = await connect_nats(settings, "selfeval-submit", initial_timeout=10)
+    nc = await connect_nats(settings, "selfeval-submit", Role.client, initial_timeout=10)
     outbox = make_outbox(settings)
     pending = list(dict.fromkeys(submission_ids))
     records: list[Record] = []

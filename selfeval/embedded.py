@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from selfeval.logs import get_logger
+from selfeval.logs import get_logger, open_private_log
 
 log = get_logger(__name__)
 
@@ -89,7 +89,7 @@ class EmbeddedNats:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         command = [str(self.binary), "-js", "-sd", str(self.store_dir), "-a", self.host, "-p", str(self.port)]
         command += self.extra_args
-        with self._log_file.open("ab") as log_out:
+        with open_private_log(self._log_file) as log_out:
             self._process = subprocess.Popen(command, stdout=log_out, stderr=subprocess.STDOUT)
         self._wait_until_ready()
         log.info("nats-server started", url=self.url, store_dir=str(self.store_dir), pid=self._process.pid)

@@ -15,6 +15,9 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+AWS_SECRETS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+"""Read by boto3 itself, not through these settings; still secrets every log must mask."""
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SELFEVAL_", extra="ignore")
@@ -73,6 +76,12 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = Field(None, description="endpoint of an S3-compatible store")
     poll_seconds: float = Field(2.0, gt=0, description="how often the watcher lists the bucket")
     settle_seconds: float = Field(1.0, ge=0, description="an object must be unchanged this long to be read")
+    incomplete_settle_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="a file of the local inbox that is cut short by its own structure, or of a type that "
+        "cannot tell, must be unchanged this long to be read (a copy that pauses is not read half-way)",
+    )
     stage_timeout: float = Field(3600.0, gt=0, description="a flow gives up on a stage after this long")
 
     # HTTP API
@@ -82,6 +91,12 @@ class Settings(BaseSettings):
         None, description="bearer token the API requires; mandatory when bound beyond loopback"
     )
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1, description="larger uploads are refused (413)")
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for masking in logs: the API token, the NATS password, and the S3
+        secret key boto3 reads from the environment."""
+        secrets = [secret.get_secret_value() for secret in (self.api_token, self.nats_password) if secret]
+        return secrets + [os.environ[name] for name in AWS_SECRETS if os.environ.get(name)]
 
     def ocr_threads_per_process(self, processes: int = 1) -> int:
         """SELFEVAL_OCR_THREADS, or the cores shared among `processes` OCR processes: two processes of

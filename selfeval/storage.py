@@ -2,17 +2,17 @@
 
 Writes are idempotent (the same record written twice leaves one identical file) and atomic (a reader
 never sees half a file): locally via a temp file renamed into place, on S3 because a PUT is atomic.
+A name is only ever built from a record id that matches its pattern, and a local path that would
+resolve outside the outbox (a status folder that is a symlink elsewhere) is refused.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
-from selfeval.contract.record import Record, Status
+from selfeval.atomic_files import write_atomically
+from selfeval.contract.record import Record, Status, is_record_id
 
 STATUS_DIRS: dict[Status, str] = {
     Status.verified: "verified",
@@ -33,7 +33,14 @@ def record_bytes(record: Record) -> bytes:
 def record_name(record: Record) -> str:
     if not record.record_id:
         raise ValueError("a record without record_id cannot go to the outbox")
-    return f"{record.record_id}.json"
+    return file_name(record.record_id)
+
+
+def file_name(record_id: str) -> str:
+    """`<record_id>.json`; anything that is not a record id (a path, `..`) is refused."""
+    if not is_record_id(record_id):
+        raise ValueError(f"not a record id: {record_id!r}")
+    return f"{record_id}.json"
 
 
 class Outbox(Protocol):
@@ -53,18 +60,24 @@ class LocalOutbox:
         self.root = Path(root)
 
     def path_for(self, record: Record) -> Path:
-        return self.root / status_dir(record.status) / record_name(record)
+        return self._inside(self.root / status_dir(record.status) / record_name(record))
+
+    def _inside(self, path: Path) -> Path:
+        root = self.root.resolve()
+        if not path.resolve().is_relative_to(root):
+            raise ValueError(f"{path} resolves outside the outbox {root}")
+        return path
 
     def write_record(self, record: Record) -> str:
         target = self.path_for(record)
         data = record_bytes(record)
         if not (target.is_file() and target.read_bytes() == data):
-            _atomic_write(target, data)
+            write_atomically(target, data)
         self._drop_other_statuses(record, target)
         return str(target)
 
     def read_record(self, record_id: str, status: Status | None) -> Record | None:
-        path = self.root / status_dir(status) / f"{record_id}.json"
+        path = self._inside(self.root / status_dir(status) / file_name(record_id))
         try:
             return Record.model_validate_json(path.read_bytes())
         except FileNotFoundError:
@@ -73,25 +86,9 @@ class LocalOutbox:
     def _drop_other_statuses(self, record: Record, keep: Path) -> None:
         # A record re-processed into another status must not stay in its old folder too.
         for name in STATUS_DIRS.values():
-            other = self.root / name / keep.name
+            other = self._inside(self.root / name / keep.name)
             if other != keep:
                 other.unlink(missing_ok=True)
-
-
-def _atomic_write(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        temp.replace(target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
 
 
 class S3Client(Protocol):
@@ -131,7 +128,7 @@ class S3Outbox:
         return f"s3://{self.bucket}/{key}"
 
     def read_record(self, record_id: str, status: Status | None) -> Record | None:
-        key = self._key(status_dir(status), f"{record_id}.json")
+        key = self._key(status_dir(status), file_name(record_id))
         try:
             body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except Exception as exc:  # botocore's NoSuchKey lives on the client; match it by code

@@ -5,6 +5,10 @@ included, data under HOME/prefect) unless `NATS_URL` / `PREFECT_API_URL` name ex
 three services, the bucket watcher and the HTTP API. Ctrl-C (or SIGTERM) stops them all, last
 started first.
 
+The embedded server always requires credentials: `up` generates one user per role at every start
+(`selfeval.credentials`), each part connects as its own role with only its own permissions
+(`selfeval.permissions`), and `up` itself creates the streams and buckets as the admin.
+
 A part that dies (crash, OOM kill, `kill -9`) is started again, on the same ports and data, after a
 back-off that doubles while it keeps dying soon after each start (1 s up to 30 s); the embedded NATS
 server is watched the same way. A part exiting with status 2 (refused credentials, missing models:
@@ -13,8 +17,8 @@ a configuration error no restart can fix) stops the whole system instead.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -26,8 +30,13 @@ from pathlib import Path
 
 import httpx
 
-from selfeval.bootstrap import clear_endpoints, write_endpoints
+from selfeval import credentials
+from selfeval.bootstrap import clear_endpoints, nats_auth, write_endpoints
+from selfeval.bus import BusAuthError, prepare_topology
+from selfeval.credentials import Credential
 from selfeval.embedded import EmbeddedNats, NatsServerError, free_port
+from selfeval.logs import open_private_log
+from selfeval.permissions import Role, user_name
 from selfeval.settings import Settings
 
 
@@ -100,9 +109,7 @@ class Supervisor:
     def start(
         self, name: str, argv: list[str], extra_env: dict[str, str] | None = None, niceness: int = 0
     ) -> Process:
-        logs = self.home / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        log_path = logs / f"{name}.log"
+        log_path = self.home / "logs" / f"{name}.log"
         env = {**self.env, **(extra_env or {})}
         popen = self._spawn(argv, env, log_path, niceness)
         process = Process(name, argv, env, log_path, popen, niceness)
@@ -113,7 +120,7 @@ class Supervisor:
     def _spawn(
         argv: list[str], env: dict[str, str], log_path: Path, niceness: int
     ) -> subprocess.Popen[bytes]:
-        with log_path.open("ab") as log_file:
+        with open_private_log(log_path) as log_file:
             return subprocess.Popen(
                 argv,
                 env=env,
@@ -252,39 +259,58 @@ def base_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def nats_auth_args(settings: Settings, store_dir: Path) -> list[str]:
-    """With credentials configured, the embedded server requires them. They go in a 0600 config file,
-    not on the command line, where any local user's `ps` would show them."""
-    if not (settings.nats_user and settings.nats_password):
-        return []
-    store_dir.mkdir(parents=True, exist_ok=True)
-    conf = store_dir / "auth.conf"
-    conf.touch(mode=0o600)
-    conf.chmod(0o600)
-    user, password = json.dumps(settings.nats_user), json.dumps(settings.nats_password.get_secret_value())
-    conf.write_text(f"authorization {{\n  user: {user}\n  password: {password}\n}}\n")
-    return ["-c", str(conf)]
+CONFIGURED_CREDENTIALS = ("SELFEVAL_NATS_USER", "SELFEVAL_NATS_PASSWORD", "SELFEVAL_NATS_CREDS")
+
+
+def start_embedded_nats(settings: Settings, home: Path) -> tuple[EmbeddedNats, dict[str, str]]:
+    """The embedded server, requiring the credentials generated for each role (and the configured
+    user, if any, as an admin); returns it and the admin's `nats.connect` keywords."""
+    admins = []
+    if settings.nats_user and settings.nats_password:
+        admins.append(Credential(settings.nats_user, settings.nats_password.get_secret_value()))
+    if any(admin.user in {user_name(role) for role in Role} for admin in admins):
+        raise StartupError(
+            f"SELFEVAL_NATS_USER must not be one of the parts' users ({user_name(Role.ocr)}, …)"
+        )
+    generated = credentials.generate(home, admins)
+    nats = EmbeddedNats(
+        store_dir=home / "nats",
+        port=_port_or_free(settings.nats_port),
+        extra_args=["-c", str(credentials.server_config_path(home))],
+    )
+    nats.start()
+    admin = generated[Role.admin]
+    return nats, {"user": admin.user, "password": admin.password}
+
+
+def create_topology(url: str, replicas: int, auth: dict[str, str]) -> None:
+    try:
+        asyncio.run(prepare_topology(url, replicas, **auth))
+    except BusAuthError as exc:
+        raise StartupError(f"cannot create the streams and buckets: {exc}") from None
 
 
 def up(settings: Settings, say: Callable[[str], None], stop_requested: Callable[[], bool]) -> int:
     """Bring everything up, report the URLs, supervise until asked to stop or a part dies."""
     home = settings.home.resolve()
-    for folder in ("inbox", "outbox/verified", "outbox/review", "outbox/rejected", "logs"):
+    for folder in ("inbox", "outbox/verified", "outbox/review", "outbox/rejected"):
         (home / folder).mkdir(parents=True, exist_ok=True)
+    (home / "logs").mkdir(mode=0o700, exist_ok=True)
+    (home / "logs").chmod(0o700)  # logs name files and submissions: their owner's business only
     env = base_env(settings)
     supervisor = Supervisor(home, env)
     nats: EmbeddedNats | None = None
     try:
         if settings.nats_url:
             nats_url = settings.nats_url
+            credentials.remove(home)  # an earlier embedded run's, which the parts would otherwise pick up
+            admin_auth = {k: v for k, v in nats_auth(settings, Role.admin).items() if k != "inbox_prefix"}
         else:
-            nats = EmbeddedNats(
-                store_dir=home / "nats",
-                port=_port_or_free(settings.nats_port),
-                extra_args=nats_auth_args(settings, home / "nats"),
-            )
-            nats.start()
+            nats, admin_auth = start_embedded_nats(settings, home)
             nats_url = nats.url
+            for name in CONFIGURED_CREDENTIALS:  # each part connects as its own role instead
+                env.pop(name, None)
+        create_topology(nats_url, settings.nats_replicas, admin_auth)
         say(f"NATS          {nats_url}")
         prefect_api_url = settings.prefect_api_url or start_prefect(supervisor, home, settings.prefect_port)
         say(f"Prefect UI    {prefect_api_url.removesuffix('/api')}")
@@ -337,6 +363,7 @@ def up(settings: Settings, say: Callable[[str], None], stop_requested: Callable[
         supervisor.stop_all()
         if nats is not None:
             nats.stop()
+            credentials.remove(home)
 
 
 def _http_ok(url: str) -> bool:

@@ -1,14 +1,16 @@
-"""Shared test helpers: the eight real forms and the planted mistakes, as records."""
+"""Shared test helpers: the eight real forms and the planted mistakes, as records; a real nats-server."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from selfeval.contract import Record
+from selfeval.embedded import EmbeddedNats
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REAL_FORMS = sorted((FIXTURES / "forms").glob("form_*.json"))
@@ -22,3 +24,10 @@ def load_fixture(path: Path) -> Record:
 @pytest.fixture
 def form_01() -> Record:
     return load_fixture(FIXTURES / "forms" / "form_01.json")
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats]:
+    """A real nats-server with JetStream per test, on a free loopback port, in the test's tmp dir."""
+    with EmbeddedNats(tmp_path / "nats") as server:
+        yield server

@@ -1,6 +1,7 @@
 """The contract: the only code the services share (the record and the messages between them)."""
 
 from selfeval.contract.record import (
+    RECORD_ID_PATTERN,
     SCHEMA_VERSION,
     Check,
     CheckStatus,
@@ -18,11 +19,13 @@ from selfeval.contract.record import (
     Severity,
     Status,
     Submission,
+    is_record_id,
     record_id_for,
     record_json_schema,
 )
 
 __all__ = [
+    "RECORD_ID_PATTERN",
     "SCHEMA_VERSION",
     "Check",
     "CheckStatus",
@@ -40,6 +43,7 @@ __all__ = [
     "Severity",
     "Status",
     "Submission",
+    "is_record_id",
     "record_id_for",
     "record_json_schema",
 ]

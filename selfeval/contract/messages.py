@@ -4,16 +4,21 @@ A submission moves ocr → parse → score → publish. Each hand-off is a JetSt
 objects in the Object Store (scans, OCR tables) rather than carrying megabytes; the records
 themselves are small and travel in the messages. The submission id is the SHA-256 of the
 submitted bytes, so a re-dropped or renamed identical file is the same submission.
+
+Every message is untrusted input: validating one checks not only its shape but that it is consistent
+(ids in their patterns, records belonging to the submission the message names, under the record id
+`record_id_for` gives), so a forged or corrupted hand-off fails validation instead of naming a file.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from selfeval.contract.record import Record, Status
+from selfeval.contract.record import Record, Status, record_id_for
 
 # --- names ---------------------------------------------------------------------------------------
 
@@ -22,12 +27,24 @@ WORK_STREAM = "SELFEVAL_WORK"
 RECORDS_STREAM = "SELFEVAL_RECORDS"
 """Durable stream of finished records, for consumers that connect later."""
 DEAD_LETTER_STREAM = "SELFEVAL_DEAD"
+EXHAUSTED_STREAM = "SELFEVAL_EXHAUSTED"
+"""Keeps the server's advisories of work messages that used up their deliveries (see StageWorker)."""
+MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
 SCANS_BUCKET = "selfeval-scans"
 """Object Store bucket: submitted files by submission id, OCR tables by `<id>.tables.json`."""
 STATE_BUCKET = "selfeval-submissions"
 """KV bucket: the `SubmissionState` of each submission id."""
+SCANS_STREAM = f"OBJ_{SCANS_BUCKET}"
+STATE_STREAM = f"KV_{STATE_BUCKET}"
+"""The streams JetStream keeps the two buckets in (what permissions and bindings name)."""
 BUCKET_EVENTS_SUBJECT = "selfeval.events.bucket"
 """Core-NATS nudge: something new may be in the watched bucket (payload: keys, if known)."""
+
+SUBMISSION_ID_PATTERN = r"^[0-9a-f]{64}$"
+"""A submission id is the SHA-256 of the submitted bytes, in lowercase hex; it names Object Store objects."""
+SubmissionId = Annotated[
+    str, Field(pattern=SUBMISSION_ID_PATTERN, description="SHA-256 of the submitted bytes (64 hex digits)")
+]
 
 
 class Stage(StrEnum):
@@ -42,6 +59,10 @@ def stage_subject(stage: Stage) -> str:
     return f"selfeval.work.{stage.value}"
 
 
+RECORDS_SUBJECTS = "selfeval.records.>"
+"""Every records subject: what RECORDS_STREAM keeps, and what only the scorer may publish on."""
+
+
 def records_subject(status: Status) -> str:
     """Where finished records go: `selfeval.records.verified`, `.review` or `.rejected`."""
     suffix = {Status.verified: "verified", Status.needs_review: "review", Status.rejected: "rejected"}[status]
@@ -50,6 +71,21 @@ def records_subject(status: Status) -> str:
 
 def dead_letter_subject(stage: Stage) -> str:
     return f"selfeval.dead.{stage.value}"
+
+
+def durable_name(stage: Stage) -> str:
+    """The work-queue consumer of a stage, shared by all its workers."""
+    return f"selfeval-{stage.value}"
+
+
+def exhausted_durable_name(stage: Stage) -> str:
+    """The consumer of a stage's max-deliveries advisories in EXHAUSTED_STREAM."""
+    return f"{durable_name(stage)}-exhausted"
+
+
+def exhausted_subject(stage: Stage) -> str:
+    """Where the server announces a message of the stage's queue that used up its deliveries."""
+    return f"{MAX_DELIVERIES_ADVISORY}.{WORK_STREAM}.{durable_name(stage)}"
 
 
 def tables_object(submission_id: str) -> str:
@@ -62,7 +98,7 @@ def tables_object(submission_id: str) -> str:
 class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    submission_id: str = Field(description="SHA-256 of the submitted bytes")
+    submission_id: SubmissionId
     source: str = Field(description="bucket key or path the submission came from")
 
 
@@ -78,16 +114,44 @@ class ParseRequest(_Message):
     timings: dict[str, float] = Field(default_factory=dict)
 
 
-class ScoreRequest(_Message):
+class _RecordsMessage(_Message):
+    records: list[Record]
+
+    @model_validator(mode="after")
+    def _records_belong_to_the_submission(self) -> Self:
+        for index, record in enumerate(self.records):
+            problem = foreign_record_problem(record, self.submission_id, self.source)
+            if problem:
+                raise ValueError(f"record {index}: {problem}")
+        return self
+
+
+def foreign_record_problem(record: Record, submission_id: str, source: str) -> str | None:
+    """Why `record` cannot be one of this submission's records (None: it can)."""
+    if record.submission.sha256 != submission_id:
+        return f"it belongs to submission {record.submission.sha256!r}, not to {submission_id}"
+    if record.submission.source != source:
+        return f"its source {record.submission.source!r} is not the submission's {source!r}"
+    pages = record.submission.pages
+    expected = record_id_for(submission_id, pages[0] if pages else None, record.form)
+    if record.record_id is not None and record.record_id != expected:
+        return f"record_id {record.record_id} is not {expected}, the one its submission and first page give"
+    return None
+
+
+class ScoreRequest(_RecordsMessage):
     """Parsed records, not yet scored."""
 
-    records: list[Record]
 
-
-class PublishRequest(_Message):
+class PublishRequest(_RecordsMessage):
     """Scored records, ready to go downstream."""
 
-    records: list[Record]
+    @model_validator(mode="after")
+    def _records_are_scored(self) -> Self:
+        for index, record in enumerate(self.records):
+            if record.status is None:
+                raise ValueError(f"record {index} has no status: only scored records are published")
+        return self
 
 
 class StageState(StrEnum):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
@@ -15,6 +16,11 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 SCHEMA_VERSION = "1.0"
+
+RECORD_ID_LENGTH = 24
+RECORD_ID_PATTERN = rf"^[0-9a-f]{{{RECORD_ID_LENGTH}}}$"
+"""What `record_id_for` gives: the first 24 hex digits of a SHA-256. Anything else is not a record id,
+and never becomes a file name or an object key."""
 
 
 def _decimal_text(value: Decimal) -> str:
@@ -164,7 +170,11 @@ class Provenance(_Model):
 
 
 class Record(_Model):
-    record_id: str | None = None
+    record_id: str | None = Field(
+        None,
+        pattern=RECORD_ID_PATTERN,
+        description="stable id, 24 hex digits: the same submission and form always give the same id",
+    )
     schema_version: str = SCHEMA_VERSION
     submission: Submission = Field(default_factory=Submission)
     status: Status | None = None
@@ -199,7 +209,11 @@ def record_id_for(submission_sha256: str | None, first_page: int | None, form: F
         basis = f"{submission_sha256}:{first_page or 1}"
     else:
         basis = json.dumps(form.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(basis.encode()).hexdigest()[:24]
+    return hashlib.sha256(basis.encode()).hexdigest()[:RECORD_ID_LENGTH]
+
+
+def is_record_id(text: str) -> bool:
+    return re.fullmatch(RECORD_ID_PATTERN, text) is not None
 
 
 def record_json_schema() -> dict[str, Any]:

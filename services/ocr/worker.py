@@ -33,10 +33,11 @@ from selfeval.contract.messages import (
 )
 from selfeval.contract.record import Record
 from selfeval.logs import configure_logging, get_logger
+from selfeval.permissions import Role, service_name
 from selfeval.settings import Settings, get_settings
 from services.ocr.models import ModelMissing
 
-SERVICE_NAME = "selfeval-ocr"
+SERVICE_NAME = service_name(Role.ocr)
 log = get_logger("selfeval.ocr.worker")
 
 Rejections = tuple[type[Exception], ...]
@@ -102,7 +103,7 @@ def make_handlers(
 
 def main() -> int:
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings)
     # Load the models before taking work, so a missing model fails the start, not every message.
     engine_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocr-engine")
     try:
@@ -113,8 +114,7 @@ def main() -> int:
     return run_service(
         SERVICE_NAME,
         lambda js: make_handlers(js, reader, rejections, engine_thread),
-        lambda name: connect_nats(settings, name),
-        replicas=settings.nats_replicas,
+        lambda name: connect_nats(settings, name, Role.ocr),
     )
 
 

@@ -18,10 +18,11 @@ from selfeval.bus import Handoff, PermanentError, StageHandler, run_service
 from selfeval.contract.messages import SCANS_BUCKET, ParseRequest, ScoreRequest, Stage, tables_object
 from selfeval.contract.ocr import PageTables
 from selfeval.logs import configure_logging
+from selfeval.permissions import Role, service_name
 from selfeval.settings import Settings, get_settings
 from services.parser import parse_submission
 
-SERVICE_NAME = "selfeval-parser"
+SERVICE_NAME = service_name(Role.parser)
 
 
 async def load_tables(js: JetStreamContext, request: ParseRequest) -> PageTables:
@@ -56,12 +57,11 @@ def make_handlers(js: JetStreamContext, settings: Settings) -> Mapping[Stage, St
 
 def main() -> int:
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings)
     return run_service(
         SERVICE_NAME,
         lambda js: make_handlers(js, settings),
-        lambda name: connect_nats(settings, name),
-        replicas=settings.nats_replicas,
+        lambda name: connect_nats(settings, name, Role.parser),
     )
 
 

@@ -2,6 +2,8 @@
 
 Publishing lives here because it is the last, cheap step after scoring; it sends each record to
 `selfeval.records.<status>` (RECORDS_STREAM, de-duplicated by record_id) and writes it to the outbox.
+The publish stage trusts no status it is handed: every record that is not a rejection is scored again
+and must come out with the status it claims, so a forged `verified` never reaches the outbox.
 Run with `python -m services.scorer.worker`; NATS_URL and SELFEVAL_* configure it.
 """
 
@@ -15,7 +17,7 @@ from nats.js import JetStreamContext
 
 from selfeval import __version__
 from selfeval.bootstrap import connect_nats, make_outbox
-from selfeval.bus import MSG_ID, Handoff, StageHandler, run_service, update_state
+from selfeval.bus import MSG_ID, Handoff, InvalidMessageError, StageHandler, run_service, update_state
 from selfeval.contract.messages import (
     PublishRequest,
     ScoreRequest,
@@ -23,13 +25,14 @@ from selfeval.contract.messages import (
     SubmissionState,
     records_subject,
 )
-from selfeval.contract.record import Record, record_id_for
+from selfeval.contract.record import Record, Status, record_id_for
 from selfeval.logs import configure_logging, get_logger
+from selfeval.permissions import Role, service_name
 from selfeval.settings import get_settings
 from selfeval.storage import Outbox
 from services.scorer import score_record
 
-SERVICE_NAME = "selfeval-scorer"
+SERVICE_NAME = service_name(Role.scorer)
 log = get_logger("selfeval.scorer.worker")
 OUTBOX_PATIENCE = 600.0
 """Seconds a record keeps trying to reach an unreachable outbox (S3 down) before the attempt fails."""
@@ -75,6 +78,18 @@ async def write_patiently(outbox: Outbox, record: Record, patience: float = OUTB
             delay = min(delay * 2, 15.0)
 
 
+def confirm_status(record: Record) -> None:
+    """Raise InvalidMessageError unless scoring the record gives the status it claims (rejections stand:
+    any stage may reject what it cannot read)."""
+    if record.status is Status.rejected:
+        return
+    rescored = score_record(record)
+    if rescored.status is not record.status:
+        raise InvalidMessageError(
+            f"record {record.record_id} claims {record.status}, but its figures give {rescored.status}"
+        )
+
+
 def _with_id(record: Record, submission_id: str) -> Record:
     if not record.record_id:
         first_page = record.submission.pages[0] if record.submission.pages else None
@@ -89,6 +104,8 @@ def make_handlers(js: JetStreamContext, outbox: Outbox) -> Mapping[Stage, StageH
         return [Handoff.to(Stage.publish, message)]
 
     async def publish(request: PublishRequest) -> list[Handoff]:
+        for record in request.records:
+            confirm_status(record)
         records = [_with_id(record, request.submission_id) for record in request.records]
         for record in records:
             await publish_record(js, outbox, record)
@@ -105,13 +122,12 @@ def make_handlers(js: JetStreamContext, outbox: Outbox) -> Mapping[Stage, StageH
 
 def main() -> int:
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings)
     outbox = make_outbox(settings)
     return run_service(
         SERVICE_NAME,
         lambda js: make_handlers(js, outbox),
-        lambda name: connect_nats(settings, name),
-        replicas=settings.nats_replicas,
+        lambda name: connect_nats(settings, name, Role.scorer),
     )
 
 

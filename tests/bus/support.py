@@ -8,8 +8,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
@@ -18,9 +18,22 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from selfeval.bus import MSG_ID, connect, ensure_topology
-from selfeval.contract.messages import RECORDS_STREAM, SCANS_BUCKET, ParseRequest, tables_object
+from selfeval.bus import MSG_ID, StageHandler, StageWorker, connect, ensure_topology, update_state
+from selfeval.contract.messages import (
+    DEAD_LETTER_STREAM,
+    RECORDS_STREAM,
+    SCANS_BUCKET,
+    ParseRequest,
+    Stage,
+    SubmissionState,
+    dead_letter_subject,
+    tables_object,
+)
 from selfeval.contract.ocr import PageTables
+from selfeval.settings import Settings
+from selfeval.storage import LocalOutbox
+from services.parser import worker as parser_worker
+from services.scorer import worker as scorer_worker
 from tests.conftest import REAL_FORMS, load_fixture
 from tests.parser.truth_tables import page_tables
 from tests.scangen import scan_forms
@@ -50,10 +63,22 @@ async def open_bus(url: str, name: str = "test") -> tuple[Client, JetStreamConte
     return nc, js
 
 
+async def known_submission(js: JetStreamContext, submission_id: str, source: str = "scan.pdf") -> None:
+    """The state `submit` would have written: workers take work only for submissions they know."""
+    await update_state(
+        js,
+        submission_id,
+        lambda _: None,
+        default=lambda: SubmissionState(submission_id=submission_id, source=source),
+    )
+
+
 async def stage_parse_request(
     js: JetStreamContext, submission_id: str, source: str = "scan.pdf"
 ) -> ParseRequest:
-    """What the OCR service leaves behind: tables in the Object Store and a ParseRequest to publish."""
+    """What the OCR service leaves behind: a known submission, its tables in the Object Store, and a
+    ParseRequest to publish."""
+    await known_submission(js, submission_id, source)
     tables = real_tables().model_copy(update={"sha256": submission_id, "source": source})
     scans = await js.object_store(SCANS_BUCKET)
     await scans.put(tables_object(submission_id), tables.model_dump_json().encode())
@@ -134,3 +159,49 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> int:
             process.kill()
             process.wait()
     return process.returncode
+
+
+# --- stage workers in this process ---------------------------------------------------------------
+
+FAST_WORKERS = {"max_deliver": 3, "backoff": (0.05,), "ack_wait": 2.0, "fetch_timeout": 0.2}
+
+
+@asynccontextmanager
+async def running_workers(
+    js: JetStreamContext, handlers: Mapping[Stage, StageHandler]
+) -> AsyncIterator[list[StageWorker]]:
+    """A StageWorker per handler, fetching until the block ends."""
+    quit_event = asyncio.Event()
+    workers = [StageWorker(js, stage, handler, **FAST_WORKERS) for stage, handler in handlers.items()]  # type: ignore[arg-type]
+    for worker in workers:
+        await worker.ensure_consumer()
+    tasks = [asyncio.create_task(worker.run(quit_event)) for worker in workers]
+    try:
+        yield workers
+    finally:
+        quit_event.set()
+        await asyncio.gather(*tasks)
+        for worker in workers:
+            await worker.stop()
+
+
+def downstream(js: JetStreamContext, home: Path) -> dict[Stage, StageHandler]:
+    """The real parse, score and publish handlers, writing the outbox under `home`."""
+    return {
+        **parser_worker.make_handlers(js, Settings(home=home)),
+        **scorer_worker.make_handlers(js, LocalOutbox(home / "outbox")),
+    }
+
+
+async def dead_letters(js: JetStreamContext, stage: Stage) -> list[Msg] | None:
+    """The messages dead-lettered by `stage` (None while there are none)."""
+    info = await js.stream_info(DEAD_LETTER_STREAM)
+    if not info.state.messages:
+        return None
+    sub = await js.pull_subscribe(dead_letter_subject(stage), stream=DEAD_LETTER_STREAM)
+    try:
+        return await sub.fetch(info.state.messages, timeout=2)
+    except TimeoutError:
+        return None
+    finally:
+        await sub.unsubscribe()

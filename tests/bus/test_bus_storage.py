@@ -28,7 +28,7 @@ def test_local_outbox_writes_once_and_moves_a_record_whose_status_changed(tmp_pa
     assert sorted(p.name for p in tmp_path.rglob("*")) == sorted(
         ["rejected", "review", moved.name]
     )  # no temp files
-    assert outbox.read_record("missing", Status.verified) is None
+    assert outbox.read_record("0" * 24, Status.verified) is None  # no such record
 
 
 class FakeS3:

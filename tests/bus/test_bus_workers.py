@@ -4,66 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 import nats.errors
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from selfeval.bus import Handoff, StageHandler, StageWorker, get_state, publish_handoff, submit
-from selfeval.contract.messages import (
-    DEAD_LETTER_STREAM,
-    ParseRequest,
-    Stage,
-    StageState,
-    dead_letter_subject,
-)
+from selfeval.bus import Handoff, StageWorker, get_state, publish_handoff, submit
+from selfeval.contract.messages import ParseRequest, Stage, StageState
 from selfeval.contract.ocr import PageTables
 from selfeval.contract.record import Record, Status
 from selfeval.embedded import EmbeddedNats
-from selfeval.settings import Settings
-from selfeval.storage import LocalOutbox
 from services.ocr import worker as ocr_worker
-from services.parser import worker as parser_worker
-from services.scorer import worker as scorer_worker
 from tests.bus.support import (
+    FAST_WORKERS,
+    dead_letters,
+    downstream,
     eventually,
+    known_submission,
     open_bus,
     real_tables,
     record_ids,
     records_on,
     run,
+    running_workers,
     stage_parse_request,
 )
-
-FAST = {"max_deliver": 3, "backoff": (0.05,), "ack_wait": 2.0, "fetch_timeout": 0.2}
-
-
-@asynccontextmanager
-async def running(
-    js: JetStreamContext, handlers: Mapping[Stage, StageHandler]
-) -> AsyncIterator[list[StageWorker]]:
-    quit_event = asyncio.Event()
-    workers = [StageWorker(js, stage, handler, **FAST) for stage, handler in handlers.items()]  # type: ignore[arg-type]
-    for worker in workers:
-        await worker.ensure_consumer()
-    tasks = [asyncio.create_task(worker.run(quit_event)) for worker in workers]
-    try:
-        yield workers
-    finally:
-        quit_event.set()
-        await asyncio.gather(*tasks)
-        for worker in workers:
-            await worker.stop()
-
-
-def downstream(js: JetStreamContext, home: Path) -> dict[Stage, StageHandler]:
-    return {
-        **parser_worker.make_handlers(js, Settings(home=home)),
-        **scorer_worker.make_handlers(js, LocalOutbox(home / "outbox")),
-    }
 
 
 def outbox_files(home: Path) -> list[Path]:
@@ -77,7 +44,7 @@ def test_parse_request_published_twice_gives_one_verified_record(
         nc, js = await open_bus(nats_server.url)
         submission_id = "a" * 64
         request = await stage_parse_request(js, submission_id)
-        async with running(js, downstream(js, tmp_path)):
+        async with running_workers(js, downstream(js, tmp_path)):
             await publish_handoff(js, Handoff.to(Stage.parse, request))
             await publish_handoff(js, Handoff.to(Stage.parse, request))  # same msg-id: dropped
             verified = await eventually(lambda: records_on(js, "selfeval.records.verified"))
@@ -116,15 +83,15 @@ def test_a_failing_stage_dead_letters_and_still_gives_one_rejected_record(
         submission_id = "b" * 64
         request = await stage_parse_request(js, submission_id)
         handlers = {**downstream(js, tmp_path), Stage.parse: broken}
-        async with running(js, handlers) as workers:
+        async with running_workers(js, handlers) as workers:
             await publish_handoff(js, Handoff.to(Stage.parse, request))
             rejected = await eventually(lambda: records_on(js, "selfeval.records.rejected"))
-            dead = await eventually(lambda: _dead(js, Stage.parse))
+            dead = await eventually(lambda: dead_letters(js, Stage.parse))
             state = await eventually(lambda: _published(js, submission_id))
             await asyncio.sleep(0.5)
             assert len(await records_on(js)) == 1
             assert workers[0].stats()["failed"] == 1 and workers[0].stats()["retried"] == 2
-        assert calls == FAST["max_deliver"]
+        assert calls == FAST_WORKERS["max_deliver"]
         record = Record.model_validate_json(rejected[0].data)
         assert record.status is Status.rejected
         assert record.reason == "parse failed after 3 attempts: RuntimeError: boom"
@@ -149,7 +116,7 @@ def test_work_held_by_a_dead_worker_is_redelivered_and_processed_once(
         submission_id = "c" * 64
         doomed_nc, doomed_js = await open_bus(nats_server.url, "doomed")
         request = await stage_parse_request(doomed_js, submission_id)
-        doomed = StageWorker(doomed_js, Stage.parse, hangs, **FAST)  # type: ignore[arg-type]
+        doomed = StageWorker(doomed_js, Stage.parse, hangs, **FAST_WORKERS)  # type: ignore[arg-type]
         await doomed.ensure_consumer()
         await publish_handoff(doomed_js, Handoff.to(Stage.parse, request))
         quit_doomed = asyncio.Event()
@@ -159,7 +126,7 @@ def test_work_held_by_a_dead_worker_is_redelivered_and_processed_once(
         await doomed_nc.close()
 
         nc, js = await open_bus(nats_server.url)
-        async with running(js, downstream(js, tmp_path)):
+        async with running_workers(js, downstream(js, tmp_path)):
             state = await eventually(lambda: _published(js, submission_id), timeout=15)
             await asyncio.sleep(0.5)
             assert len(await records_on(js)) == 1
@@ -185,7 +152,7 @@ def test_submit_runs_ocr_parse_score_publish_and_bad_input_is_rejected_once(
     async def scenario() -> None:
         nc, js = await open_bus(nats_server.url)
         handlers = {**ocr_worker.make_handlers(js, TruthReader(), (ValueError,)), **downstream(js, tmp_path)}
-        async with running(js, handlers) as workers:
+        async with running_workers(js, handlers) as workers:
             good, _ = await submit(js, b"%PDF-1.4 form 2", "inbox/good.pdf")
             bad, _ = await submit(js, b"GIF89a", "inbox/cat.gif")
             good_state = await eventually(lambda: _published(js, good.submission_id))
@@ -211,21 +178,10 @@ async def _stage_is(js: JetStreamContext, submission_id: str, stage: Stage, want
     return bool(state and state.stages[stage] is want)
 
 
-async def _dead(js: JetStreamContext, stage: Stage):
-    info = await js.stream_info(DEAD_LETTER_STREAM)
-    if not info.state.messages:
-        return None
-    sub = await js.pull_subscribe(dead_letter_subject(stage), stream=DEAD_LETTER_STREAM)
-    try:
-        return await sub.fetch(info.state.messages, timeout=2)
-    finally:
-        await sub.unsubscribe()
-
-
 def test_workers_carry_on_after_the_server_restarts(nats_server: EmbeddedNats, tmp_path: Path) -> None:
     async def scenario() -> None:
         nc, js = await open_bus(nats_server.url)
-        async with running(js, downstream(js, tmp_path)):
+        async with running_workers(js, downstream(js, tmp_path)):
             first = await stage_parse_request(js, "f" * 64)
             await publish_handoff(js, Handoff.to(Stage.parse, first))
             await eventually(lambda: _published(js, first.submission_id))
@@ -267,6 +223,7 @@ def test_a_handler_slower_than_ack_wait_is_kept_alive_not_redelivered(nats_serve
         quit_event = asyncio.Event()
         tasks = [asyncio.create_task(w.run(quit_event)) for w in (worker, second)]
         request = ParseRequest(submission_id="7" * 64, source="slow.pdf")
+        await known_submission(js, request.submission_id, request.source)
         await publish_handoff(js, Handoff.to(Stage.parse, request))
         await eventually(
             lambda: _stage_is(js, request.submission_id, Stage.parse, StageState.done), timeout=10

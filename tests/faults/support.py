@@ -43,6 +43,8 @@ FAST_ENV = {
     "SELFEVAL_RETRY_BACKOFF": "[0.5,1]",
     "SELFEVAL_OCR_THREADS": "2",
     "SELFEVAL_OCR_PROCESSES": "1",  # the faults below kill "the" OCR process
+    # Files land whole here; the soak's junk (of no known type) need not wait a minute to be read.
+    "SELFEVAL_INCOMPLETE_SETTLE_SECONDS": "5",
 }
 ONE_PAGE_FORMS = ("form_02", "form_03")
 PART_MODULES = {

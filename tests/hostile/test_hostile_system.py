@@ -2,29 +2,38 @@
 then a good scan: each bad one gives exactly one rejected record, and the system still verifies forms.
 
 The same run is the secrets check: it is configured with an API token, NATS credentials and an S3
-secret key, and none of them may appear in any log or record afterwards. And it checks that the
-embedded nats-server listens on loopback only.
+secret key, and `up` generates a NATS password per part. After the failures that once leaked them
+have been provoked (concurrent uploads of the same bytes, malformed events, refused calls, a token in
+a URL, an upload over the limit), none of them may appear in any log, record or submission state. And
+it checks that the embedded nats-server listens on loopback only and requires credentials.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import nats
 import psutil
 import pytest
 from botocore.exceptions import ClientError
 
 from selfeval.contract import Record, Status
+from selfeval.contract.messages import STATE_BUCKET
+from selfeval.permissions import Role
 from tests.hostile import badfiles
 from tests.pipeline.records_stream import collect_records
 from tests.pipeline.system import (
     S3_SECRET_KEY,
     RunningSystem,
     SeaweedFS,
+    nats_accepts,
     s3_env,
     start_seaweedfs,
     start_system,
@@ -35,6 +44,7 @@ BUCKET = "selfeval-hostile"
 API_TOKEN = "api-token-in-the-system-7d2e9"
 NATS_PASSWORD = "nats-password-in-the-system-41bc"
 NATS_AUTH = {"user": "selfeval", "password": NATS_PASSWORD}
+MAX_UPLOAD = 2_000_000
 # Each bad object, by its key in the bucket, and the reason its record must give.
 BAD_OBJECTS: dict[str, tuple[bytes, str]] = {
     "inbox/empty.pdf": (b"", "the file is empty (0 bytes)"),
@@ -63,6 +73,7 @@ def system(tmp_path_factory: pytest.TempPathFactory, seaweedfs: SeaweedFS) -> It
             "SELFEVAL_API_TOKEN": API_TOKEN,
             "SELFEVAL_NATS_USER": "selfeval",
             "SELFEVAL_NATS_PASSWORD": NATS_PASSWORD,
+            "SELFEVAL_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
             "SELFEVAL_LOG_LEVEL": "DEBUG",  # the most talkative setting: the likeliest to leak
         },
     )
@@ -85,11 +96,11 @@ def records(system: RunningSystem, seaweedfs: SeaweedFS) -> list[Record]:
         timeout=30,
     )
     assert response.status_code == 202, response.text
-    bad = collect_records(system.nats_url, expected=len(BAD_OBJECTS) + 1, timeout=180, linger=0, **NATS_AUTH)
+    bad = collect_records(system.nats_url, expected=len(BAD_OBJECTS) + 1, timeout=180, linger=0)
     assert len(bad) == len(BAD_OBJECTS) + 1, [(r.submission.source, r.reason) for r in bad]
     # After every bad one has been dealt with: a good scan, named as if it were a PNG.
     s3.upload_fileobj(io.BytesIO(badfiles.scan_pdf(seed=11)), BUCKET, "inbox/good-scan.png")
-    return collect_records(system.nats_url, expected=len(bad) + 1, timeout=300, linger=3, **NATS_AUTH)
+    return collect_records(system.nats_url, expected=len(bad) + 1, timeout=300, linger=3)
 
 
 def test_each_bad_submission_gives_exactly_one_rejected_record(records: list[Record]) -> None:
@@ -129,20 +140,98 @@ def outbox_texts(seaweedfs: SeaweedFS) -> list[str]:
     return [s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read().decode() for item in listing]
 
 
-def test_no_secret_appears_in_any_log_or_record(
-    system: RunningSystem, seaweedfs: SeaweedFS, records: list[Record]
+@pytest.fixture(scope="module")
+def generated_passwords(system: RunningSystem) -> list[str]:
+    """The NATS password `up` generated for each part (gone from HOME once it stops)."""
+    return [system.credential(role).password for role in Role]
+
+
+@pytest.fixture(scope="module")
+def provoked(system: RunningSystem, records: list[Record]) -> None:
+    """Every failure that once put the token in a log, provoked through the running API."""
+    api, auth = system.api_url, {"Authorization": f"Bearer {API_TOKEN}"}
+    same = badfiles.truncated_pdf()  # the bytes the API already took: the same submission again
+
+    def upload(_: int) -> httpx.Response:
+        return httpx.post(f"{api}/submissions", files={"file": ("same.pdf", same)}, headers=auth, timeout=60)
+
+    with ThreadPoolExecutor(30) as pool:
+        responses = list(pool.map(upload, range(30)))
+    assert [r.status_code for r in responses] == [202] * 30, [r.text for r in responses]
+    assert len({r.json()["submission_id"] for r in responses}) == 1
+    for body in (b'{"Records": 5}', b"{not json", b'{"Records": [{"s3": {"object": {}}}]}'):
+        assert httpx.post(f"{api}/events/s3", content=body, headers=auth).status_code == 400
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": API_TOKEN}):
+        assert httpx.get(f"{api}/records/{records[0].record_id}", headers=headers).status_code == 401
+    assert httpx.get(f"{api}/records/{records[0].record_id}?token={API_TOKEN}").status_code == 400
+    assert (
+        httpx.get(f"{api}/submissions/{'0' * 64}?access_token={API_TOKEN}", headers=auth).status_code == 400
+    )
+
+    def too_much() -> Iterator[bytes]:
+        yield b"--b\r\nContent-Disposition: form-data; name=file; filename=big.pdf\r\n\r\n%PDF-1.7 "
+        for _ in range(2 * MAX_UPLOAD // 65536):
+            yield b"x" * 65536
+
+    oversized = httpx.post(
+        f"{api}/submissions",
+        content=too_much(),
+        headers={**auth, "Content-Type": "multipart/form-data; boundary=b"},
+        timeout=60,
+    )
+    assert oversized.status_code == 413
+    two = [("file", ("a.pdf", same)), ("file", ("b.pdf", same))]
+    assert httpx.post(f"{api}/submissions", files=two, headers=auth).status_code == 400
+    time.sleep(3)  # the watcher has seen the re-uploads by now, the access log is written
+
+
+def kv_values(system: RunningSystem) -> list[str]:
+    async def read() -> list[str]:
+        nc = await nats.connect(system.nats_url)
+        try:
+            kv = await nc.jetstream().key_value(STATE_BUCKET)
+            return [((await kv.get(key)).value or b"").decode() for key in await kv.keys()]
+        finally:
+            await nc.close()
+
+    return asyncio.run(read())
+
+
+def test_no_secret_appears_in_any_log_record_or_state(
+    system: RunningSystem,
+    seaweedfs: SeaweedFS,
+    records: list[Record],
+    provoked: None,
+    generated_passwords: list[str],
 ) -> None:
     texts: dict[str, str] = {"up.log": system.log_path.read_text(errors="replace")}
-    for path in sorted((system.home / "logs").rglob("*")):
+    for path in sorted([*(system.home / "logs").rglob("*"), system.home / "nats" / "nats-server.log"]):
         if path.is_file():
             texts[str(path.relative_to(system.home))] = path.read_text(errors="replace")
     for number, text in enumerate(outbox_texts(seaweedfs)):
         texts[f"record {number}"] = text
     texts["records stream"] = json.dumps([r.model_dump(mode="json") for r in records], ensure_ascii=False)
+    for number, value in enumerate(kv_values(system)):
+        texts[f"submission state {number}"] = value
     assert len(texts) > 8 and sum(map(len, texts.values())) > 10_000  # there was plenty to leak into
-    for secret in (API_TOKEN, NATS_PASSWORD, S3_SECRET_KEY):
+    assert '"GET /records/' in texts["logs/api.log"]  # the access log was on
+    for secret in (API_TOKEN, NATS_PASSWORD, S3_SECRET_KEY, *generated_passwords):
         leaks = [name for name, text in texts.items() if secret in text]
-        assert leaks == [], f"{secret!r} found in {leaks}"
+        assert leaks == [], f"{secret[:6]}… found in {leaks}"
+
+
+def test_log_files_are_their_owners_only(system: RunningSystem, provoked: None) -> None:
+    logs = system.home / "logs"
+    assert logs.stat().st_mode & 0o777 == 0o700
+    files = [*logs.glob("*.log"), system.home / "nats" / "nats-server.log"]
+    assert len(files) >= 6
+    assert {path.name: path.stat().st_mode & 0o777 for path in files} == {path.name: 0o600 for path in files}
+
+
+def test_every_part_did_its_work_within_its_nats_permissions(system: RunningSystem, provoked: None) -> None:
+    server_log = (system.home / "nats" / "nats-server.log").read_text(errors="replace")
+    violations = [line for line in server_log.splitlines() if "Violation" in line]
+    assert violations == []
 
 
 def listening_addresses(port: int) -> set[str]:
@@ -166,24 +255,21 @@ def test_the_embedded_nats_and_the_api_listen_on_loopback_only(system: RunningSy
         assert addresses == {"127.0.0.1"}, (name, addresses)
 
 
-def test_the_embedded_nats_requires_the_configured_credentials(system: RunningSystem) -> None:
-    import asyncio
-
-    import nats
-    import nats.errors
-
-    async def connect(**auth: str) -> bool:
-        try:
-            client = await nats.connect(
-                system.nats_url, allow_reconnect=False, connect_timeout=3, max_reconnect_attempts=0, **auth
-            )
-        except (nats.errors.Error, OSError, TimeoutError):
-            return False
-        await client.close()
-        return True
-
-    assert asyncio.run(connect()) is False
-    assert asyncio.run(connect(user="selfeval", password="not-the-password")) is False
-    assert asyncio.run(connect(**NATS_AUTH)) is True
+def test_the_embedded_nats_requires_credentials(
+    system: RunningSystem, generated_passwords: list[str]
+) -> None:
+    url = system.endpoints["nats_url"]  # without the admin's credentials in it
+    assert nats_accepts(url) is False
+    assert nats_accepts(url, user="selfeval", password="not-the-password") is False
+    assert nats_accepts(url, **NATS_AUTH) is True  # the configured user, as an admin
+    ocr = system.credential(Role.ocr)
+    assert nats_accepts(url, user=ocr.user, password=ocr.password) is True
     conf = system.home / "nats" / "auth.conf"
     assert conf.stat().st_mode & 0o777 == 0o600
+    # Credentials reach the server in that file and the parts in theirs: never on a command line.
+    command_lines = [
+        " ".join(p.cmdline()) for p in psutil.Process(system.process.pid).children(recursive=True)
+    ]
+    assert len(command_lines) >= 6
+    for secret in (NATS_PASSWORD, API_TOKEN, *generated_passwords):
+        assert not [line for line in command_lines if secret in line]

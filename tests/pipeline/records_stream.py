@@ -11,10 +11,8 @@ from nats.js.api import DeliverPolicy
 from selfeval.contract import Record
 
 
-async def _collect(
-    nats_url: str, subject: str, expected: int, timeout: float, linger: float, auth: dict[str, str]
-) -> list[Record]:
-    nc = await nats.connect(nats_url, **auth)
+async def _collect(nats_url: str, subject: str, expected: int, timeout: float, linger: float) -> list[Record]:
+    nc = await nats.connect(nats_url)
     records: list[Record] = []
     try:
         subscription = await nc.jetstream().subscribe(
@@ -46,10 +44,7 @@ def collect_records(
     timeout: float,
     subject: str = "selfeval.records.>",
     linger: float = 3.0,
-    **auth: str,
 ) -> list[Record]:
-    """All records on the subject from the stream's start: at least `expected` unless time ran out.
-
-    `auth`: `user` and `password` for a server that requires them.
-    """
-    return asyncio.run(_collect(nats_url, subject, expected, timeout, linger, auth))
+    """All records on the subject from the stream's start: at least `expected` unless time ran out
+    (credentials, where the server requires them, in the URL: `RunningSystem.nats_url`)."""
+    return asyncio.run(_collect(nats_url, subject, expected, timeout, linger))

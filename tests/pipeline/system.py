@@ -5,6 +5,7 @@ Everything binds to free loopback ports under a temporary SELFEVAL_HOME and is s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -20,6 +21,12 @@ from typing import Any
 
 import boto3
 import httpx
+import nats
+import nats.errors
+
+from selfeval import credentials
+from selfeval.credentials import Credential
+from selfeval.permissions import Role
 
 S3_ACCESS_KEY = "selfeval-test"
 S3_SECRET_KEY = "selfeval-test-secret"
@@ -160,10 +167,23 @@ class RunningSystem:
     process: subprocess.Popen[bytes]
     endpoints: dict[str, str]
     log_path: Path
+    admin: Credential | None = None
+    """The admin credential `up` generated for its embedded NATS (None with an external NATS_URL)."""
 
     @property
     def nats_url(self) -> str:
-        return self.endpoints["nats_url"]
+        """Where a test connects to inspect the system: with the admin's credentials in the URL when
+        the NATS is the embedded one (it requires credentials)."""
+        url = self.endpoints["nats_url"]
+        if self.admin is None:
+            return url
+        return url.replace("nats://", f"nats://{self.admin.user}:{self.admin.password}@", 1)
+
+    def credential(self, role: Role) -> Credential:
+        """A part's generated credential, as that part (or `selfeval tail`) finds it under HOME."""
+        found = credentials.load(self.home, role)
+        assert found is not None, f"no generated credential for {role}"
+        return found
 
     @property
     def prefect_api_url(self) -> str:
@@ -188,6 +208,22 @@ class RunningSystem:
         for path in sorted((self.home / "logs").glob("*.log")):
             parts.append(f"--- {path.name}\n" + path.read_text(errors="replace")[-3000:])
         return "\n".join(parts)
+
+
+def nats_accepts(url: str, **auth: str) -> bool:
+    """Whether the NATS server at `url` lets a client in with `auth` (nothing: anonymously)."""
+
+    async def attempt() -> bool:
+        try:
+            client = await nats.connect(
+                url, allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=3, **auth
+            )
+        except (nats.errors.Error, OSError, TimeoutError):
+            return False
+        await client.close()
+        return True
+
+    return asyncio.run(attempt())
 
 
 def system_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -229,7 +265,7 @@ def start_system(home: Path, extra_env: dict[str, str] | None = None, timeout: f
             raise RuntimeError(f"selfeval up exited {process.returncode}:\n{log_path.read_text()}")
         if "ready:" in log_path.read_text(errors="replace"):
             endpoints = json.loads((home / "endpoints.json").read_text())
-            return RunningSystem(home, process, endpoints, log_path)
+            return RunningSystem(home, process, endpoints, log_path, credentials.load(home, Role.admin))
         time.sleep(0.5)
     process.kill()
     raise TimeoutError(f"selfeval up not ready after {timeout} s:\n{log_path.read_text()}")

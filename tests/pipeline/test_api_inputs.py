@@ -2,7 +2,8 @@
 
 import pytest
 
-from selfeval.api import safe_object_name, sniff_content_type
+from selfeval.api import safe_object_name
+from selfeval.scan_files import sniff_content_type
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,10 @@ the watcher, the API) and real PaddleOCR.
 from __future__ import annotations
 
 import io
+import json
 import re
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -22,9 +25,11 @@ from tests.pipeline.system import (
     RunningSystem,
     SeaweedFS,
     flow_runs,
+    nats_accepts,
     s3_env,
     start_seaweedfs,
     start_system,
+    system_env,
     task_runs,
 )
 from tests.records import field_differences
@@ -166,9 +171,44 @@ def test_http_api_takes_a_scan_and_serves_its_state_and_record(system: RunningSy
     record = api.get(f"/records/{record_id}").json()
     assert record["status"] == "verified" and record["submission"]["sha256"] == submission_id
     assert record["form"]["project_name"] == form.project_name
-    assert api.get("/records/0123456789abcdef").status_code == 404
+    assert api.get("/records/" + "0" * 24).status_code == 404
+    assert api.get("/records/0123456789abcdef").status_code == 400  # not 24 hex digits
     assert api.get("/submissions/not-a-hash").status_code == 400
     event = {"Records": [{"s3": {"object": {"key": "inbox/form_02.pdf"}}}]}
     assert api.post("/events/s3", json=event).json() == {"accepted": ["inbox/form_02.pdf"]}
     metrics = api.get("/metrics").text
     assert "selfeval_api_uploads_total 1.0" in metrics and "selfeval_api_bucket_events_total 1.0" in metrics
+
+
+def test_the_cli_reads_records_and_state_with_the_credentials_up_generated(
+    system: RunningSystem, seaweedfs: SeaweedFS, tmp_path: Path
+) -> None:
+    """`selfeval tail` and `selfeval submit --wait` on the same machine as `selfeval up`, configured with
+    nothing but SELFEVAL_HOME (and the bucket): they connect as the client role from its credential."""
+    env = system_env(system.home, s3_env(seaweedfs, BUCKET))
+    tail = subprocess.run(
+        [sys.executable, "-m", "selfeval", "tail", "--json", "--count", "1", "--idle", "30"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert tail.returncode == 0, tail.stderr
+    assert json.loads(tail.stdout.splitlines()[0])["status"] == "verified"
+    scan = tmp_path / "again.pdf"  # bytes already processed: `--wait` finds their state finished
+    scan.write_bytes(pdf_bytes([load_fixture(REAL_FORMS[1]).form], 2, tmp_path, "a.pdf"))
+    submit = subprocess.run(
+        [sys.executable, "-m", "selfeval", "submit", "--wait", "--timeout", "120", str(scan)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert submit.returncode == 0, submit.stderr
+    assert submit.stdout.splitlines()[-1].startswith("verified  加强科技类社会组织党建工作"), submit.stdout
+
+
+def test_the_embedded_nats_refuses_anonymous_clients_and_no_part_overstepped(system: RunningSystem) -> None:
+    assert nats_accepts(system.endpoints["nats_url"]) is False
+    server_log = (system.home / "nats" / "nats-server.log").read_text(errors="replace")
+    assert "Violation" not in server_log  # every part did its work within its permissions

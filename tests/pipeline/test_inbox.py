@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from selfeval.inbox import LocalInbox, StableObjects, is_partial_name
+from selfeval.inbox import LocalInbox, StableObjects, is_ignored_key
 
 
 def test_put_is_atomic_and_listed(tmp_path: Path) -> None:
@@ -17,7 +17,7 @@ def test_put_is_atomic_and_listed(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["form.pdf.part", ".hidden.pdf", "~lock.pdf", "x.crdownload", "a/b/up.tmp"])
 def test_partial_uploads_are_not_listed(tmp_path: Path, name: str) -> None:
-    assert is_partial_name(name)
+    assert is_ignored_key(name)
     path = tmp_path / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"half")
@@ -55,3 +55,36 @@ def test_symlinks_are_not_followed(tmp_path: Path) -> None:
     inbox_dir.mkdir()
     (inbox_dir / "link.pdf").symlink_to(secret)
     assert LocalInbox(inbox_dir).list() == []
+
+
+@pytest.mark.parametrize(
+    "key", [".hidden/form.pdf", "batch/.cache/form.pdf", "inbox/.trash/2024/form.pdf", "a/.b/c/d.pdf"]
+)
+def test_files_in_hidden_folders_are_skipped_like_dotfiles(tmp_path: Path, key: str) -> None:
+    assert is_ignored_key(key)
+    path = tmp_path / key
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"%PDF-1.7 hidden")
+    (tmp_path / "visible.pdf").write_bytes(b"%PDF-1.7 seen")
+    assert [o.key for o in LocalInbox(tmp_path).list()] == ["visible.pdf"]
+
+
+def test_a_file_that_looks_cut_short_waits_for_the_long_quiet_time(tmp_path: Path) -> None:
+    inbox = LocalInbox(tmp_path)
+    stable = StableObjects(settle_seconds=1.0, incomplete_seconds=60.0)
+    path = tmp_path / "scan.jpg"
+    path.write_bytes(b"\xff\xd8\xff\xe0 first half")
+    stable.settled(inbox.list(), now=0.0)
+    (half,) = stable.settled(inbox.list(), now=1.0)  # settled: the reader finds it cut short...
+    assert stable.hold(half, now=1.0) is True  # ...and holds it
+    assert stable.settled(inbox.list(), now=30.0) == []  # a 30 s pause in the copy: still held
+    assert stable.next_settle_in(now=30.0) == pytest.approx(30.0)
+    path.write_bytes(b"\xff\xd8\xff\xe0 first half, second half")  # the copy goes on
+    assert stable.settled(inbox.list(), now=31.0) == []  # changed: judged afresh after the short settle
+    (whole,) = stable.settled(inbox.list(), now=32.0)
+    assert not stable.is_held(whole)
+    # A file that stays cut short for the whole quiet time is read as it is (and rejected downstream).
+    assert stable.hold(whole, now=32.0) is True
+    assert stable.settled(inbox.list(), now=90.0) == []
+    (given_up,) = stable.settled(inbox.list(), now=91.5)
+    assert stable.hold(given_up, now=91.5) is False
