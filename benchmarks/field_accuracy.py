@@ -1,6 +1,6 @@
 """Field-level accuracy of the whole chain (OCR → parse → score) on generated scans.
 
-    python benchmarks/field_accuracy.py [--quality clean office poor] [--random 4] [--seed 1]
+    python -m benchmarks.field_accuracy [--quality clean office poor] [--random 4] [--seed 1]
         [--reader small|tiny]
 
 Renders the eight real forms (tests/fixtures/forms) and some random variants at each quality, reads
@@ -11,19 +11,16 @@ forms verified, and seconds per page.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from scangen import random_form, scan_forms, write_pdf
+from scangen.compare import count_fields, field_differences, leaf_values
+from scangen.fixtures import REAL_FORMS, load_fixture
 from selfeval.chain import process_bytes
 from selfeval.contract import Form, Status
 from services.ocr import InputRejected, OcrEngine, OcrSettings
 from services.ocr.models import LINE_READERS
-from tests.conftest import REAL_FORMS, load_fixture
-from tests.records import count_fields, field_differences, leaf_values
-from tests.scangen import random_form, scan_forms, write_pdf
 
 FIGURES = (
     "initial_budget",

@@ -12,8 +12,7 @@ import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 
-from selfeval.contract.record import Form, Funding, FundingRow, Goal, Grade, Indicator, Record
-from tests.scangen import (
+from scangen import (
     CellTruth,
     FontFamily,
     FontMissingError,
@@ -30,7 +29,8 @@ from tests.scangen import (
     write_pdf,
     write_tiff,
 )
-from tests.scangen.cli import main as cli_main
+from scangen.cli import main as cli_main
+from selfeval.contract.record import Form, Funding, FundingRow, Goal, Grade, Indicator, Record
 
 D = Decimal
 FIXTURES = Path(__file__).parent / "fixtures" / "forms"
@@ -350,7 +350,7 @@ def test_cli_writes_pdf_pngs_and_truth(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_missing_font_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.scangen import fonts
+    from scangen import fonts
 
     missing = fonts.FontFile(Path("/nonexistent/wqy.ttc"), 0)
     monkeypatch.setitem(fonts._REGULAR, FontFamily.wqy, missing)

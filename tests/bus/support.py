@@ -18,12 +18,12 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from scangen import scan_forms
 from selfeval.bus import MSG_ID, connect, ensure_topology
 from selfeval.contract.messages import RECORDS_STREAM, SCANS_BUCKET, ParseRequest, tables_object
 from selfeval.contract.ocr import PageTables
 from tests.conftest import REAL_FORMS, load_fixture
 from tests.parser.truth_tables import page_tables
-from tests.scangen import scan_forms
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")

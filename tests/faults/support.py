@@ -22,6 +22,7 @@ import nats
 import psutil
 from nats.js.api import DeliverPolicy
 
+from scangen import scan_forms, write_pdf
 from selfeval.contract import Record
 from selfeval.contract.messages import (
     DEAD_LETTER_STREAM,
@@ -32,7 +33,6 @@ from selfeval.contract.messages import (
     SubmissionState,
 )
 from tests.conftest import REAL_FORMS, load_fixture
-from tests.scangen import scan_forms, write_pdf
 
 T = TypeVar("T")
 

@@ -12,9 +12,9 @@ import numpy as np
 import pypdfium2 as pdfium
 from PIL import Image, ImageDraw
 
+from scangen import load_font, scan_forms
 from selfeval.contract import Form
 from tests.conftest import REAL_FORMS, load_fixture
-from tests.scangen import load_font, scan_forms
 
 A4_200DPI = (1654, 2339)
 

@@ -18,6 +18,7 @@ import psutil
 import pytest
 from botocore.exceptions import ClientError
 
+from scangen.compare import field_differences
 from selfeval.contract import Record, Status
 from tests.hostile import badfiles
 from tests.pipeline.records_stream import collect_records
@@ -29,7 +30,6 @@ from tests.pipeline.system import (
     start_seaweedfs,
     start_system,
 )
-from tests.records import field_differences
 
 BUCKET = "selfeval-hostile"
 API_TOKEN = "api-token-in-the-system-7d2e9"

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from scangen import PageTruth, ScanPage, scan_forms, write_pdf, write_tiff
 from selfeval.contract.ocr import Cell, PageTables
 from services.ocr import OcrEngine, OcrSettings, tables_to_html
 from tests.conftest import REAL_FORMS, load_fixture
-from tests.scangen import PageTruth, ScanPage, scan_forms, write_pdf, write_tiff
 
 NUMERIC_FIELD = re.compile(
     r"^form\.(funding\.\w+\.\w+|indicators\[\d+\]\.(weight|score)|total_weight|total_score)$"
@@ -141,7 +141,7 @@ def test_html_view(office_results) -> None:
 def test_table_without_rulings_falls_back_to_slanet(engine: OcrEngine) -> None:
     from PIL import Image, ImageDraw
 
-    from tests.scangen import FontFamily, load_font
+    from scangen import FontFamily, load_font
 
     image = Image.new("RGB", (1400, 700), "white")
     draw, font = ImageDraw.Draw(image), load_font(FontFamily.sans, 30)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from scangen import ScanPage, Skew, degrade_page, render_forms, scan_forms
+from scangen.render import RenderOptions
 from services.ocr.cleanup import clean_page
 from services.ocr.grid import find_grids, ruling_masks
 from tests.conftest import REAL_FORMS, load_fixture
-from tests.scangen import ScanPage, Skew, degrade_page, render_forms, scan_forms
-from tests.scangen.render import RenderOptions
 
 BBOX_TOLERANCE = 4  # pixels, after deskew
 

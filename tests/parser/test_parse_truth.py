@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from scangen import random_form, scan_forms
+from scangen.compare import field_differences
 from selfeval.contract import CheckStatus, Form, Record, Status
 from services.parser import parse_submission
 from services.scorer import score_record
 from tests.conftest import REAL_FORMS, load_fixture
 from tests.parser.truth_tables import page_tables
-from tests.records import field_differences
-from tests.scangen import random_form, scan_forms
 
 
 @pytest.fixture(scope="module")

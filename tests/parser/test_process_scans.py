@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from scangen import random_form, scan_forms, write_pdf, write_tiff
+from scangen.compare import field_differences
 from selfeval.contract import Form, Record, Status
 from tests.conftest import REAL_FORMS, load_fixture
-from tests.records import field_differences
-from tests.scangen import random_form, scan_forms, write_pdf, write_tiff
 
 
 def run_process(files: list[Path], out: Path) -> tuple[int, list[Record], str]:

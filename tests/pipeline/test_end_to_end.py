@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from scangen import scan_forms, write_pdf
+from scangen.compare import field_differences
 from selfeval.contract import Form, Status
 from tests.conftest import REAL_FORMS, load_fixture
 from tests.pipeline.records_stream import collect_records
@@ -27,8 +29,6 @@ from tests.pipeline.system import (
     start_system,
     task_runs,
 )
-from tests.records import field_differences
-from tests.scangen import scan_forms, write_pdf
 
 BUCKET = "selfeval-e2e"
 STAGES = {"ocr", "parse", "score", "publish"}

@@ -23,7 +23,7 @@ def load_form(path: Path) -> Form:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tests.scangen", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m scangen", description=__doc__)
     parser.add_argument("--form", action="append", type=Path, default=[], help="form/record JSON; repeatable")
     parser.add_argument("--random", type=int, default=0, metavar="N", help="add N random forms")
     parser.add_argument("--quality", choices=PRESETS, default="office")
