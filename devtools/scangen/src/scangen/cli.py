@@ -1,18 +1,27 @@
-"""Command line: make scans (PDF, PNG, TIFF) and their truth JSON from fixture or random forms."""
+"""Draw scans (PDF, TIFF, PNG) of fixture or random forms, with their truth.json.
+
+Every choice of the look (typeface, scan mode, seal, geometry, light) is drawn from --seed within the
+preset --quality unless given. --split heldout draws from faces, seal shapes, random forms and random
+streams that development draws never use.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 from selfeval.contract.record import Form, Record
 
-from .degrade import PRESETS
-from .fonts import FontFamily
+from .fixtures import REAL_FORMS
+from .fonts import FACES, Family
+from .look import QUALITIES, Look, ScanMode, SealInk, SealPlace, Split
 from .output import write_pdf, write_png, write_tiff, write_truth
-from .scan import scan_forms
+from .scan import choose_look, scan_with_look
+from .seal import SealShape
 from .variants import random_form
 
 
@@ -23,35 +32,98 @@ def load_form(path: Path) -> Form:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m scangen", description=__doc__)
-    parser.add_argument("--form", action="append", type=Path, default=[], help="form/record JSON; repeatable")
-    parser.add_argument("--random", type=int, default=0, metavar="N", help="add N random forms")
-    parser.add_argument("--quality", choices=PRESETS, default="office")
-    parser.add_argument("--dpi", type=int, choices=(150, 200, 300), default=200)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--font", choices=[f.value for f in FontFamily], default=FontFamily.sans.value)
-    parser.add_argument("--thousands", choices=("no", "yes", "random"), default="no")
-    parser.add_argument("--signature", action="store_true", help="add a pen scribble by the grade")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--pdf", default="scan.pdf", help="PDF file name inside --out ('' for none)")
-    parser.add_argument("--png", action="store_true", help="also write one PNG per page")
-    parser.add_argument("--tiff", default="", help="also write a multi-page TIFF of this name")
+    parser = argparse.ArgumentParser(
+        prog="python -m scangen", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    forms = parser.add_argument_group("forms")
+    forms.add_argument("--form", action="append", type=Path, default=[], help="form/record JSON; repeatable")
+    forms.add_argument("--real", action="store_true", help="the eight real forms of tests/fixtures/forms")
+    forms.add_argument("--random", type=int, default=0, metavar="N", help="add N random forms")
+    look = parser.add_argument_group("the look (drawn from --seed unless given)")
+    look.add_argument("--quality", choices=QUALITIES, default="office")
+    look.add_argument("--split", choices=[s.value for s in Split], default=Split.dev.value)
+    look.add_argument("--seed", type=int, default=0)
+    look.add_argument("--classic", action="store_true", help="start from the first generator's look")
+    look.add_argument("--dpi", type=int, help="150 to 300 (preset: clean 300, office 200, poor 150)")
+    look.add_argument(
+        "--font", metavar="FACE|FAMILY", help=f"{', '.join(Family)}, or a face: {', '.join(FACES)}"
+    )
+    look.add_argument("--mode", choices=[m.value for m in ScanMode])
+    look.add_argument("--seal", choices=[s.value for s in SealInk], help="the seal's ink, or none")
+    look.add_argument("--seal-at", choices=[p.value for p in SealPlace])
+    look.add_argument("--seal-shape", choices=[s.value for s in SealShape])
+    look.add_argument("--thousands", choices=("no", "yes", "random"), help="3,900.00 instead of 3900.00")
+    look.add_argument(
+        "--signature", action=argparse.BooleanOptionalAction, help="a pen scribble by the grade"
+    )
+    look.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="any other choice of the look by name, e.g. perspective=0.02 curl=0.6 shadow_edge=left "
+        f"jpeg_quality=50 (names: {', '.join(f.name for f in fields(Look))})",
+    )
+    out = parser.add_argument_group("output")
+    out.add_argument("--out", type=Path, required=True)
+    out.add_argument("--pdf", default="scan.pdf", help="PDF file name inside --out ('' for none)")
+    out.add_argument("--png", action="store_true", help="also write one PNG per page")
+    out.add_argument("--tiff", default="", help="also write a multi-page TIFF of this name")
     return parser
 
 
 def collect_forms(args: argparse.Namespace) -> list[Form]:
-    forms = [load_form(path) for path in args.form]
-    forms += [random_form(args.seed * 10_000 + i) for i in range(args.random)]
+    forms = [load_form(path) for path in [*(REAL_FORMS if args.real else []), *args.form]]
+    heldout = args.split == Split.heldout.value
+    forms += [random_form(args.seed * 10_000 + i, heldout) for i in range(args.random)]
     if not forms:
-        raise SystemExit("give at least one --form or --random N")
+        raise SystemExit("give at least one --form, --real or --random N")
     return forms
+
+
+def parse_settings(pairs: Sequence[str]) -> dict[str, Any]:
+    """NAME=VALUE pairs as the look's field types want them (numbers, booleans, names)."""
+    types = {f.name: f.type for f in fields(Look)}
+    settings: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or name not in types:
+            raise SystemExit(f"--set {pair!r}: expected NAME=VALUE with NAME one of {', '.join(types)}")
+        settings[name] = _value(text, str(types[name]))
+    return settings
+
+
+def _value(text: str, kind: str) -> Any:
+    if text == "none" and "None" in kind:
+        return None
+    if kind.startswith("bool"):
+        return text.lower() in ("1", "true", "yes")
+    if kind.startswith("int"):
+        return int(text)
+    if kind.startswith("float"):
+        return float(text)
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     forms = collect_forms(args)
-    thousands = {"no": False, "yes": True, "random": None}[args.thousands]
-    pages = scan_forms(forms, args.quality, args.dpi, args.seed, args.font, thousands, args.signature)
+    thousands = {None: None, "no": False, "yes": True, "random": None}[args.thousands]
+    flags = {
+        "dpi": args.dpi,
+        "mode": args.mode,
+        "seal": args.seal,
+        "seal_at": args.seal_at,
+        "seal_shape": args.seal_shape,
+        "thousands": thousands,
+        "signature": args.signature,
+    }
+    choices = {name: value for name, value in flags.items() if value is not None} | parse_settings(args.set)
+    try:
+        look = choose_look(args.quality, args.seed, args.split, args.classic, args.font, **choices)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    pages = scan_with_look(forms, look, args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     written = [write_truth(pages, args.out / "truth.json", forms)]
     if args.pdf:
@@ -60,7 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         written.extend(write_png(pages, args.out))
     if args.tiff:
         written.append(write_tiff(pages, args.out / args.tiff))
-    print(f"{len(forms)} form(s), {len(pages)} page(s):")
+    print(
+        f"{len(forms)} form(s), {len(pages)} page(s): {look.face} ({look.family}), {look.mode}, "
+        f"seal {look.seal} at {look.seal_at}, {look.dpi} dpi, {args.quality}, {look.split}"
+    )
     for path in written:
         print(f"  {path}")
     return 0

@@ -1,26 +1,63 @@
-"""Ink marks drawn as coverage masks: a red round 公章 and a pen signature scribble."""
+"""Ink marks drawn as coverage masks: a 公章 of several shapes, its inks, and a pen signature scribble."""
 
 from __future__ import annotations
 
 import math
+from enum import StrEnum
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from .fonts import FontFamily, load_font
+from .fonts import load_font
 
 SEAL_RED = (205, 35, 45)
+SEAL_GREY = (85, 85, 85)  # a red seal as a grey scanner sees it: a mid-grey ring over the print
 PEN_BLUE = (30, 40, 110)
+BLACK = (0, 0, 0)
 
 
-def seal_mask(text: str, diameter: int, rng: np.random.Generator) -> Image.Image:
-    """An "L" mask (255 = full ink) of a round seal: ring, centre star, text along the top arc."""
+class SealShape(StrEnum):
+    round = "round"  # ring, star, the unit's name along the top
+    round_titled = "round-titled"  # the same with 业务专用章 under the star
+    oval = "oval"  # held-out: an oval ring, no star, the purpose across the middle
+    double = "double"  # held-out: a double ring, star and a registration number at the bottom
+
+
+DEV_SHAPES = (SealShape.round, SealShape.round_titled)
+HELDOUT_SHAPES = (SealShape.oval, SealShape.double)
+
+
+def seal_mask(
+    text: str, diameter: int, rng: np.random.Generator, shape: SealShape = SealShape.round
+) -> Image.Image:
+    """An "L" mask (255 = full ink) of a seal `diameter` pixels wide, patchy and turned at random."""
     mask = Image.new("L", (diameter, diameter), 0)
     draw = ImageDraw.Draw(mask)
     ring = max(2, round(diameter * 0.035))
-    draw.ellipse((ring // 2, ring // 2, diameter - ring // 2, diameter - ring // 2), outline=255, width=ring)
-    draw.polygon(_star_points(diameter / 2, diameter / 2, diameter * 0.17), fill=255)
-    _draw_arc_text(mask, text, diameter, ring)
+    font_face = "noto-sans" if shape in DEV_SHAPES else "noto-serif"
+    if shape is SealShape.oval:
+        inset = round(diameter * 0.16)
+        draw.ellipse((ring // 2, inset, diameter - ring // 2, diameter - inset), outline=255, width=ring)
+        inner = ring * 3
+        draw.ellipse((inner, inset + inner, diameter - inner, diameter - inset - inner), outline=255, width=1)
+        _draw_middle_text(mask, "业务专用章", diameter, font_face, diameter / 2)
+        _draw_arc_text(mask, text, diameter, ring, font_face, squash=(diameter - 2 * inset) / diameter)
+    else:
+        draw.ellipse(
+            (ring // 2, ring // 2, diameter - ring // 2, diameter - ring // 2), outline=255, width=ring
+        )
+        if shape is SealShape.double:
+            inner = ring * 2
+            draw.ellipse(
+                (inner, inner, diameter - inner, diameter - inner), outline=255, width=max(1, ring // 2)
+            )
+        draw.polygon(_star_points(diameter / 2, diameter / 2, diameter * 0.17), fill=255)
+        _draw_arc_text(mask, text, diameter, ring * (2 if shape is SealShape.double else 1), font_face)
+        if shape is SealShape.round_titled:
+            _draw_middle_text(mask, "业务专用章", diameter, font_face, diameter * 0.74)
+        if shape is SealShape.double:
+            number = "".join(str(d) for d in rng.integers(0, 10, size=13))
+            _draw_middle_text(mask, number, diameter, font_face, diameter * 0.8, scale=0.07)
     mask = _patchy_ink(mask, rng)
     return mask.rotate(float(rng.uniform(-30, 30)), resample=Image.Resampling.BICUBIC)
 
@@ -34,12 +71,14 @@ def _star_points(cx: float, cy: float, radius: float) -> list[tuple[float, float
     return points
 
 
-def _draw_arc_text(mask: Image.Image, text: str, diameter: int, ring: int) -> None:
-    """Each character upright towards the rim, spread over the upper ~220° of the circle."""
+def _draw_arc_text(
+    mask: Image.Image, text: str, diameter: int, ring: int, face: str, squash: float = 1.0
+) -> None:
+    """Each character upright towards the rim, spread over the upper ~220° of the circle (or oval)."""
     if not text:
         return
     size = max(8, round(diameter * 0.13))
-    font = load_font(FontFamily.sans, size, bold=True)
+    font = load_font(face, size, bold=True)
     radius = diameter / 2 - ring * 1.5 - size * 0.6
     sweep = min(220.0, 24.0 * len(text))
     for i, ch in enumerate(text):
@@ -50,8 +89,15 @@ def _draw_arc_text(mask: Image.Image, text: str, diameter: int, ring: int) -> No
         glyph = glyph.rotate(-deg, resample=Image.Resampling.BICUBIC)
         rad = math.radians(deg)
         cx = diameter / 2 + radius * math.sin(rad)
-        cy = diameter / 2 - radius * math.cos(rad)
+        cy = diameter / 2 - radius * squash * math.cos(rad)
         mask.paste(255, (round(cx - size), round(cy - size)), glyph)
+
+
+def _draw_middle_text(
+    mask: Image.Image, text: str, diameter: int, face: str, y: float, scale: float = 0.11
+) -> None:
+    font = load_font(face, max(8, round(diameter * scale)), bold=True)
+    ImageDraw.Draw(mask).text((diameter / 2, y), text, font=font, fill=255, anchor="mm")
 
 
 def _patchy_ink(mask: Image.Image, rng: np.random.Generator) -> Image.Image:
@@ -61,6 +107,18 @@ def _patchy_ink(mask: Image.Image, rng: np.random.Generator) -> Image.Image:
     texture = texture.filter(ImageFilter.GaussianBlur(2))
     ink = np.asarray(mask, dtype=np.float32) * np.asarray(texture, dtype=np.float32) / 255
     return Image.fromarray(ink.clip(0, 255).astype(np.uint8))
+
+
+def dotted(mask: Image.Image, density: float, rng: np.random.Generator) -> Image.Image:
+    """The seal as a black-and-white scanner leaves it: a broken ring of 2-pixel dots.
+
+    `density` (the stamp's ink, 0..1) sets how many dots survive: a quarter to a half of the inked area.
+    """
+    half = mask.resize((max(1, mask.width // 2), max(1, mask.height // 2)), Image.Resampling.BILINEAR)
+    coverage = np.asarray(half, dtype=np.float32) / 255
+    kept = rng.random(coverage.shape) < coverage * (0.25 + 0.3 * density)
+    dots = Image.fromarray((kept * 255).astype(np.uint8)).resize(mask.size, Image.Resampling.NEAREST)
+    return dots
 
 
 def signature_mask(width: int, height: int, stroke: int, rng: np.random.Generator) -> Image.Image:
