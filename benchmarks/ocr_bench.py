@@ -33,7 +33,7 @@ def norm(text: str) -> str:
 
 
 def densest_page(form_path: Path, quality: str, dpi: int) -> tuple[np.ndarray, PageTruth]:
-    pages = scan_forms([load_fixture(form_path).form], quality=quality, dpi=dpi, seed=1)
+    pages = scan_forms([load_fixture(form_path).form], quality=quality, dpi=dpi, seed=1, classic=True)
     page = max(pages, key=lambda p: sum(len(c.text) for c in p.truth.cells))
     return np.ascontiguousarray(np.asarray(page.image.convert("RGB"))[:, :, ::-1]), page.truth
 

@@ -48,7 +48,9 @@ from tests.pipeline.system import start_system
 def make_scans(directory: Path, count: int) -> tuple[list[Path], int]:
     paths, pages = [], 0
     for index, fixture in enumerate((REAL_FORMS * 4)[:count]):
-        scan = scan_forms([load_fixture(fixture).form], quality="office", dpi=200, seed=100 + index)
+        scan = scan_forms(
+            [load_fixture(fixture).form], quality="office", dpi=200, seed=100 + index, classic=True
+        )
         pages += len(scan)
         paths.append(Path(write_pdf(scan, directory / f"{index:02d}-{fixture.stem}.pdf")))
     return paths, pages

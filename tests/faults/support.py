@@ -66,7 +66,7 @@ def _one_page_form(index: int) -> object:
 
 def scan_bytes(seed: int, workdir: Path) -> bytes:
     """A one-page office-quality scan; every seed gives different bytes, so a different submission."""
-    pages = scan_forms([_one_page_form(seed)], quality="office", dpi=150, seed=seed)  # type: ignore[list-item]
+    pages = scan_forms([_one_page_form(seed)], quality="office", dpi=150, seed=seed, classic=True)  # type: ignore[list-item]
     return Path(write_pdf(pages, workdir / f"scan-{seed}.pdf")).read_bytes()
 
 

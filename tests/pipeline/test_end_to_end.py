@@ -49,7 +49,7 @@ def system(tmp_path_factory: pytest.TempPathFactory, seaweedfs: SeaweedFS) -> It
 
 
 def pdf_bytes(forms: list[Form], seed: int, tmp_path: Path, name: str) -> bytes:
-    path = write_pdf(scan_forms(forms, quality="office", dpi=200, seed=seed), tmp_path / name)
+    path = write_pdf(scan_forms(forms, quality="office", dpi=200, seed=seed, classic=True), tmp_path / name)
     return Path(path).read_bytes()
 
 
