@@ -18,7 +18,7 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 # generator draws (宋体/明体, 仿宋, 楷体, 黑体; devtools/scangen/src/scangen/fonts.py names each).
 APT_PACKAGES=(
   chromium
-  fonts-noto-cjk fonts-wqy-zenhei fonts-cwtex-heib
+  fonts-noto-cjk fonts-noto-cjk-extra fonts-wqy-zenhei fonts-wqy-microhei fonts-cwtex-heib
   fonts-arphic-uming fonts-arphic-gbsn00lp fonts-cwtex-fs
   fonts-arphic-ukai fonts-arphic-gkai00mp fonts-lxgw-wenkai
   fontconfig

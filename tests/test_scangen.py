@@ -733,3 +733,33 @@ def test_cli_help_runs_as_a_module() -> None:
         [sys.executable, "-m", "scangen", "--help"], capture_output=True, text=True, timeout=120, check=True
     )
     assert "--split" in result.stdout and "--seal-at" in result.stdout
+
+
+def test_cli_each_form_gets_its_own_scan_and_look(tmp_path: Path) -> None:
+    args = [
+        "--random",
+        "3",
+        "--each",
+        "--quality",
+        "clean",
+        "--dpi",
+        "150",
+        "--seed",
+        "5",
+        "--out",
+        str(tmp_path),
+    ]
+    assert cli_main(args) == 0
+    truths = [json.loads((tmp_path / f"00{i}-truth.json").read_text(encoding="utf-8")) for i in (1, 2, 3)]
+    assert all(
+        len(t["forms"]) == 1 and (tmp_path / f"00{i + 1}-scan.pdf").exists() for i, t in enumerate(truths)
+    )
+    looks = [t["pages"][0]["look"] for t in truths]
+    assert len({(look["face"], look["mode"], look["seal_at"], look["seal"]) for look in looks}) == 3
+
+
+def test_setup_installs_the_package_of_every_face() -> None:
+    setup = (Path(__file__).parents[1] / "scripts" / "setup.sh").read_text(encoding="utf-8")
+    listed = setup.split("APT_PACKAGES=(", 1)[1].split(")", 1)[0].split()
+    fonts = {face.regular for face in FACES.values()} | {face.bold for face in FACES.values() if face.bold}
+    assert {font.package for font in fonts} <= set(listed)

@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out = parser.add_argument_group("output")
     out.add_argument("--out", type=Path, required=True)
+    out.add_argument(
+        "--each",
+        action="store_true",
+        help="one scan per form, each with its own look (seed*1000+i), files prefixed 001-, 002-, …",
+    )
     out.add_argument("--pdf", default="scan.pdf", help="PDF file name inside --out ('' for none)")
     out.add_argument("--png", action="store_true", help="also write one PNG per page")
     out.add_argument("--tiff", default="", help="also write a multi-page TIFF of this name")
@@ -119,23 +124,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         "signature": args.signature,
     }
     choices = {name: value for name, value in flags.items() if value is not None} | parse_settings(args.set)
-    try:
-        look = choose_look(args.quality, args.seed, args.split, args.classic, args.font, **choices)
-    except ValueError as error:
-        raise SystemExit(str(error)) from None
-    pages = scan_with_look(forms, look, args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
-    written = [write_truth(pages, args.out / "truth.json", forms)]
+    # --each: one document per form, each drawn from its own seed; else one document of all forms.
+    batches = [(f"{i + 1:03d}-", [form], args.seed * 1000 + i) for i, form in enumerate(forms)]
+    for prefix, batch, seed in batches if args.each else [("", forms, args.seed)]:
+        try:
+            look = choose_look(args.quality, seed, args.split, args.classic, args.font, **choices)
+        except ValueError as error:
+            raise SystemExit(str(error)) from None
+        write_scan(args, prefix, batch, look, seed)
+    return 0
+
+
+def write_scan(args: argparse.Namespace, prefix: str, forms: list[Form], look: Look, seed: int) -> None:
+    pages = scan_with_look(forms, look, seed)
+    written = [write_truth(pages, args.out / f"{prefix}truth.json", forms)]
     if args.pdf:
-        written.append(write_pdf(pages, args.out / args.pdf))
+        written.append(write_pdf(pages, args.out / f"{prefix}{args.pdf}"))
     if args.png:
-        written.extend(write_png(pages, args.out))
+        written.extend(write_png(pages, args.out, stem=f"{prefix}page"))
     if args.tiff:
-        written.append(write_tiff(pages, args.out / args.tiff))
+        written.append(write_tiff(pages, args.out / f"{prefix}{args.tiff}"))
     print(
         f"{len(forms)} form(s), {len(pages)} page(s): {look.face} ({look.family}), {look.mode}, "
-        f"seal {look.seal} at {look.seal_at}, {look.dpi} dpi, {args.quality}, {look.split}"
+        f"seal {look.seal} at {look.seal_at}, {look.dpi} dpi, {look.quality}, {look.split}, seed {seed}"
     )
     for path in written:
         print(f"  {path}")
-    return 0
