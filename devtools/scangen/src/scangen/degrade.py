@@ -96,7 +96,7 @@ class Seal:
         jitter = diameter // 6
         cx = (target[0] + target[2]) // 2 + int(rng.integers(-jitter, jitter + 1))
         cy = (target[1] + target[3]) // 2 + int(rng.integers(-jitter, jitter + 1))
-        mask = seal_mask(self.text, diameter, rng, SealShape(self.shape))
+        mask, turn = seal_mask(self.text, diameter, rng, SealShape(self.shape))
         origin = (cx - diameter // 2, cy - diameter // 2)
         if self.ink == "bw":
             stamped = multiply_ink(image, dotted(mask, self.opacity, rng), origin, BLACK, 1.0)
@@ -104,7 +104,7 @@ class Seal:
             colour = SEAL_RED if self.ink == "red" else SEAL_GREY
             stamped = multiply_ink(image, mask, origin, colour, self.opacity)
         box = (origin[0], origin[1], origin[0] + diameter, origin[1] + diameter)
-        return stamped, _record(self, placed=True, bbox=box)
+        return stamped, _record(self, placed=True, bbox=box, turn=round(turn, 2))
 
 
 def _seal_target(truth: PageTruth, where: str, field: str | None) -> BBox | None:

@@ -117,11 +117,8 @@ class Look:
         return face_named(self.face).family
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: (asdict(v) if isinstance(v, LayoutStyle) else v) for k, v in _items(self)}
-
-
-def _items(look: Look) -> list[tuple[str, Any]]:
-    return [(f.name, getattr(look, f.name)) for f in fields(look)]
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: (asdict(v) if isinstance(v, LayoutStyle) else v) for name, v in values.items()}
 
 
 def classic_look(quality: str = "office", dpi: int = 200, face: str = "noto-sans", **fixed: Any) -> Look:

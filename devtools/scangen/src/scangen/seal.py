@@ -29,8 +29,9 @@ HELDOUT_SHAPES = (SealShape.oval, SealShape.double)
 
 def seal_mask(
     text: str, diameter: int, rng: np.random.Generator, shape: SealShape = SealShape.round
-) -> Image.Image:
-    """An "L" mask (255 = full ink) of a seal `diameter` pixels wide, patchy and turned at random."""
+) -> tuple[Image.Image, float]:
+    """An "L" mask (255 = full ink) of a seal `diameter` pixels wide, patchy and turned at random;
+    and the turn, in degrees counter-clockwise."""
     mask = Image.new("L", (diameter, diameter), 0)
     draw = ImageDraw.Draw(mask)
     ring = max(2, round(diameter * 0.035))
@@ -59,7 +60,8 @@ def seal_mask(
             number = "".join(str(d) for d in rng.integers(0, 10, size=13))
             _draw_middle_text(mask, number, diameter, font_face, diameter * 0.8, scale=0.07)
     mask = _patchy_ink(mask, rng)
-    return mask.rotate(float(rng.uniform(-30, 30)), resample=Image.Resampling.BICUBIC)
+    turn = float(rng.uniform(-30, 30))
+    return mask.rotate(turn, resample=Image.Resampling.BICUBIC), turn
 
 
 def _star_points(cx: float, cy: float, radius: float) -> list[tuple[float, float]]:
