@@ -683,6 +683,8 @@ def test_fixing_one_choice_keeps_every_other() -> None:
         assert draw_look("poor", seed, family="fangsong").family is Family.fangsong
     with pytest.raises(ValueError, match="unknown look choice"):
         draw_look("office", 1, colour="red")
+    with pytest.raises(ValueError, match="150 to 300 dpi"):
+        draw_look("office", 1, dpi=100)
     with pytest.raises(ValueError, match="unknown face"):
         scan_forms([small_form()], font="comic-sans")
 

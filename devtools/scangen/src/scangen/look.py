@@ -152,11 +152,12 @@ def draw_look(
     family_drawn = Family(str(rng.choice(list(Family))))
     # Each choice takes its numbers from the generator whatever is fixed, so fixing one choice never
     # changes another.
-    face_pick, title_pick = rng.random(), rng.random()
+    face_pick, title_family_pick, title_face_pick = rng.random(), rng.random(), rng.random()
     body_family = Family(family) if family else family_drawn
     body = _pick(faces_of(body_family, heldout), face_pick)
-    title_family = Family.hei if title_pick < 0.55 else Family.song
-    title = body if title_pick > 0.85 else _pick(faces_of(title_family, heldout), title_pick / 0.85)
+    # Titles are mostly bold 黑体 or 宋体 over a body in another face; some forms keep one face.
+    title_family = Family.hei if title_family_pick < 0.5 else Family.song
+    title = body if title_family_pick > 0.85 else _pick(faces_of(title_family, heldout), title_face_pick)
     style = random_style(rng) if rng.random() < 0.85 else STANDARD
     mode = ScanMode(str(rng.choice(list(ScanMode))))
     look = Look(
@@ -257,6 +258,8 @@ def _fixed(look: Look, fixed: dict[str, Any]) -> Look:
     if unknown:
         raise ValueError(f"unknown look choice(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     given = {k: (_ENUMS[k](v) if k in _ENUMS and v is not None else v) for k, v in fixed.items()}
+    if not PRESET_DPI["poor"] <= given.get("dpi", look.dpi) <= PRESET_DPI["clean"]:
+        raise ValueError(f"dpi {given['dpi']}: scans are drawn at 150 to 300 dpi")
     for key in ("face", "title_face"):
         if key in given:
             face_named(given[key])
