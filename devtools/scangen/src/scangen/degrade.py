@@ -154,8 +154,11 @@ class UnevenLight:
     ) -> tuple[Image.Image, dict[str, Any]]:
         w, h = image.size
         angle = float(rng.uniform(0, 2 * np.pi))
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-        ramp = (xx / w - 0.5) * np.cos(angle) + (yy / h - 0.5) * np.sin(angle)
+        xx = np.arange(w, dtype=np.float32)[None, :]
+        yy = np.arange(h, dtype=np.float32)[:, None]
+        ramp = (xx / w - 0.5) * np.cos(angle) + (yy / h - 0.5) * np.sin(
+            angle
+        )  # a plane: one row + one column
         ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
         shade = 1 - self.strength * ramp
         return _to_image(_per_pixel(np.asarray(image, dtype=np.float32), shade)), _record(
@@ -350,7 +353,8 @@ def _per_pixel(pixels: np.ndarray, factor: np.ndarray) -> np.ndarray:
 
 
 def _to_image(pixels: np.ndarray) -> Image.Image:
-    return Image.fromarray(pixels.round().clip(0, 255).astype(np.uint8))
+    """Rounded and clipped to bytes (in place: `pixels` is always a scratch array of the step)."""
+    return Image.fromarray(np.clip(np.rint(pixels, out=pixels), 0, 255, out=pixels).astype(np.uint8))
 
 
 def page_rng(seed: int, page: int, stream: int = 0) -> np.random.Generator:
