@@ -47,7 +47,8 @@ def test_every_field_of_a_real_form_exact(
 @pytest.mark.parametrize("seed", range(12))
 def test_random_variants_exact(seed: int) -> None:
     form = random_form(seed)
-    pages = scan_forms([form], quality="clean", dpi=150, seed=seed, classic=True)  # a split header row, as above
+    # The classic layout, as above: a drawn one can split the header row at a page break.
+    pages = scan_forms([form], quality="clean", dpi=150, seed=seed, classic=True)
     (record,) = parse_submission(page_tables(pages))
     assert field_differences(record.form, form) == []
     assert score_record(record).status is Status.verified
