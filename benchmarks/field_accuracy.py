@@ -1,96 +1,221 @@
-"""Field-level accuracy of the whole chain (OCR → parse → score) on generated scans.
+"""Field accuracy of the whole chain (OCR → parse → score) on drawn scans: typeface × scan mode × quality.
 
-    python benchmarks/field_accuracy.py [--quality clean office poor] [--random 4] [--seed 1]
-        [--reader small|tiny]
+    python -m benchmarks.field_accuracy [--quick] [--split dev|heldout] [--forms N]
+        [--quality clean office poor] [--family song fangsong kai hei] [--face KEY …]
+        [--mode colour grey bw] [--reader small|tiny] [--seed 1]
 
-Renders the eight real forms (tests/fixtures/forms) and some random variants at each quality, reads
-them with the in-process chain and prints, per quality: fields read exactly, figures read exactly,
-forms verified, and seconds per page.
+Each cell of the matrix draws --forms forms (the eight real forms and random ones, in turn), each as its
+own PDF, with the cell's typeface family (or face), scan mode and quality fixed and every other choice
+(face of the family, seal ink and place, layout, geometry, light) drawn from the seed. It prints per
+cell: forms, forms verified, figures exact, texts exact, forms verified with a wrong figure (must be 0),
+seconds per page of the in-process chain; totals per quality; the OCR engine's start time; and, for
+records that need review, how many fields each one flags. Every figure comes from this one run.
+--quick is one form per cell (a smoke check); the default is four.
+--split heldout draws faces, seal shapes, random forms and seeds the development split never uses.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+import statistics
+import tempfile
 import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from scangen import Family, ScanMode, Split, random_form, scan_forms, write_pdf
+from scangen.compare import field_differences, is_figure, leaf_values
+from scangen.fixtures import real_forms
+from scangen.look import QUALITIES
 from selfeval.chain import process_bytes
-from selfeval.contract import Form, Status
+from selfeval.contract import Form, Record, Status
+from selfeval.contract.record import CheckStatus
 from services.ocr import InputRejected, OcrEngine, OcrSettings
 from services.ocr.models import LINE_READERS
-from tests.conftest import REAL_FORMS, load_fixture
-from tests.records import count_fields, field_differences, leaf_values
-from tests.scangen import random_form, scan_forms, write_pdf
 
-FIGURES = (
-    "initial_budget",
-    "annual_budget",
-    "executed",
-    "weight",
-    "execution_rate",
-    "score",
-    "total_score",
-    "total_weight",
+MIN_CONFIDENCE = 0.8
+
+
+@dataclass
+class Cell:
+    """What one cell of the matrix (or a total over cells) measured."""
+
+    forms: int = 0
+    verified: int = 0
+    verified_wrong: int = 0  # verified although a figure was read wrong: must stay 0
+    figures: int = 0
+    figures_exact: int = 0
+    texts: int = 0
+    texts_exact: int = 0
+    pages: int = 0
+    seconds: float = 0.0
+    flagged_per_review: list[int] = field(default_factory=list)
+
+    def add(self, other: Cell) -> None:
+        for name in (
+            "forms",
+            "verified",
+            "verified_wrong",
+            "figures",
+            "figures_exact",
+            "texts",
+            "texts_exact",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.pages += other.pages
+        self.seconds += other.seconds
+        self.flagged_per_review += other.flagged_per_review
+
+
+def measure_form(engine: OcrEngine, form: Form, pdf: Path, pages: int) -> Cell:
+    started = time.perf_counter()
+    records = process_bytes(engine, pdf.read_bytes(), pdf.name, MIN_CONFIDENCE, (InputRejected,))
+    seconds = time.perf_counter() - started
+    # One form per PDF: the record read from it, or none when the chain found no form.
+    record = records[0] if len(records) == 1 else None
+    wrong = set(_wrong_fields(record, form))
+    truth = leaf_values(form)
+    figures = [path for path in truth if is_figure(path)]
+    cell = Cell(forms=1, pages=pages, seconds=seconds, figures=len(figures), texts=len(truth) - len(figures))
+    cell.figures_exact = sum(path not in wrong for path in figures)
+    cell.texts_exact = cell.texts - sum(1 for path in wrong if path in truth and not is_figure(path))
+    if record is not None and record.status is Status.verified:
+        cell.verified = 1
+        cell.verified_wrong = int(cell.figures_exact < cell.figures)
+    if record is not None and record.status is Status.needs_review:
+        cell.flagged_per_review.append(len(_flagged_fields(record)))
+    return cell
+
+
+def _wrong_fields(record: Record | None, form: Form) -> Iterator[str]:
+    if record is None:
+        yield from leaf_values(form)
+        return
+    for difference in field_differences(record.form, form):
+        path = difference.split(":")[0]
+        # A list of the wrong length (or a missing block) names the list; each leaf under it is wrong.
+        yield from (
+            leaf for leaf in leaf_values(form) if leaf == path or leaf.startswith((path + "[", path + "."))
+        )
+
+
+def _flagged_fields(record: Record) -> set[str]:
+    """Fields a reviewer would be pointed at: those of every failed check (unread, unsure, wrong)."""
+    return {path for check in record.checks if check.status is CheckStatus.failed for path in check.fields}
+
+
+def cell_forms(split: Split, count: int, offset: int) -> Iterator[tuple[int, Form]]:
+    """`count` forms for a cell: real and random ones in turn, each with its own seed."""
+    real = [record.form for record in real_forms()]
+    for j in range(count):
+        k = offset + j
+        if k % 2 == 0:
+            yield k, real[(k // 2) % len(real)]
+        else:
+            yield k, random_form(5000 + k, heldout=split is Split.heldout)
+
+
+@dataclass(frozen=True)
+class Axis:
+    quality: str
+    typeface: str  # a family, or a face key with --face
+    mode: str
+
+
+def run(args: argparse.Namespace, engine: OcrEngine, workdir: Path) -> dict[Axis, Cell]:
+    typefaces = args.face or args.family
+    results: dict[Axis, Cell] = {}
+    number = 0
+    for quality in args.quality:
+        for typeface in typefaces:
+            for mode in args.mode:
+                axis = Axis(quality, typeface, mode)
+                results[axis] = Cell()
+                for k, form in cell_forms(args.split, args.forms, number * args.forms):
+                    seed = args.seed * 100_000 + k
+                    pages = scan_forms([form], quality, seed=seed, font=typeface, mode=mode, split=args.split)
+                    pdf = write_pdf(pages, workdir / f"{quality}-{typeface}-{mode}-{k}.pdf")
+                    results[axis].add(measure_form(engine, form, pdf, len(pages)))
+                number += 1
+                print_row(axis, results[axis])
+    return results
+
+
+HEADER = (
+    f"{'quality':<7} {'typeface':<18} {'mode':<6} {'forms':>5} {'verified':>8} "
+    f"{'figures exact':>20} {'texts exact':>20} {'verified+wrong':>14} {'s/page':>6}"
 )
 
 
-def measure(engine: OcrEngine, forms: list[Form], quality: str, seed: int, workdir: Path) -> dict[str, float]:
-    fields = exact = figures = figures_exact = verified = pages = 0
-    seconds = 0.0
-    for index, form in enumerate(forms):
-        scan = scan_forms([form], quality=quality, dpi=200, seed=seed + index)
-        pdf = Path(write_pdf(scan, workdir / f"{quality}-{index}.pdf"))
-        started = time.perf_counter()
-        (record,) = process_bytes(engine, pdf.read_bytes(), pdf.name, 0.8, (InputRejected,))
-        seconds += time.perf_counter() - started
-        pages += len(scan)
-        differences = field_differences(record.form, form)
-        total = count_fields(form)
-        fields += total
-        exact += total - len(differences)
-        form_figures = sum(1 for path in leaf_values(form) if path.endswith(FIGURES))
-        figures += form_figures
-        figures_exact += form_figures - sum(1 for d in differences if d.split(":")[0].endswith(FIGURES))
-        verified += record.status is Status.verified
-    return {
-        "forms": len(forms),
-        "fields": fields,
-        "exact": exact,
-        "figures": figures,
-        "figures_exact": figures_exact,
-        "verified": verified,
-        "seconds_per_page": seconds / pages,
-    }
+def print_row(axis: Axis, cell: Cell) -> None:
+    print(
+        f"{axis.quality:<7} {axis.typeface:<18} {axis.mode:<6} {cell.forms:>5} "
+        f"{cell.verified:>4}/{cell.forms:<3} "
+        f"{_share(cell.figures_exact, cell.figures):>20} {_share(cell.texts_exact, cell.texts):>20} "
+        f"{cell.verified_wrong:>14} {cell.seconds / max(1, cell.pages):>6.2f}",
+        flush=True,
+    )
 
 
-def main() -> None:
+def _share(part: int, whole: int) -> str:
+    return f"{part}/{whole} {part / whole:7.2%}" if whole else "-"
+
+
+def print_summary(results: dict[Axis, Cell], engine_start: float) -> None:
+    print("\ntotals per quality")
+    print(HEADER)
+    everything = Cell()
+    for quality in dict.fromkeys(axis.quality for axis in results):
+        total = Cell()
+        for axis, cell in results.items():
+            if axis.quality == quality:
+                total.add(cell)
+        everything.add(total)
+        print_row(Axis(quality, "all", "all"), total)
+    print(f"\nOCR engine start (OcrEngine constructed, ready to read): {engine_start:.2f} s")
+    flagged = everything.flagged_per_review
+    if flagged:
+        print(
+            f"needs_review records: {len(flagged)}; fields flagged per record: "
+            f"median {statistics.median(flagged):g}, largest {max(flagged)}"
+        )
+    else:
+        print("needs_review records: 0")
+    banner = "!!! " if everything.verified_wrong else ""
+    print(
+        f"\n{banner}FORMS VERIFIED WITH A WRONG FIGURE: {everything.verified_wrong} (must be 0){banner[::-1]}"
+    )
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quality", nargs="+", default=["clean", "office", "poor"])
-    parser.add_argument("--random", type=int, default=4, help="random variants besides the eight real forms")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="one form per cell (a smoke check)")
+    parser.add_argument("--forms", type=int, help="forms per cell (default 4; 1 with --quick)")
+    parser.add_argument("--split", type=Split, choices=list(Split), default=Split.dev)
+    parser.add_argument("--quality", nargs="+", choices=QUALITIES, default=list(QUALITIES))
+    parser.add_argument("--family", nargs="+", choices=list(Family), default=list(Family))
+    parser.add_argument("--face", nargs="+", help="rows by face (keys of scangen.FACES) instead of by family")
+    parser.add_argument("--mode", nargs="+", choices=list(ScanMode), default=list(ScanMode))
     parser.add_argument("--reader", default="small", choices=sorted(LINE_READERS), help="line reader")
-    args = parser.parse_args()
-    forms = [load_fixture(path).form for path in REAL_FORMS] + [
-        random_form(1000 + i) for i in range(args.random)
-    ]
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    args.forms = args.forms or (1 if args.quick else 4)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    started = time.perf_counter()
     engine = OcrEngine(OcrSettings(line_reader=args.reader))
-    workdir = Path("/tmp/selfeval-accuracy")
-    workdir.mkdir(exist_ok=True)
-    header = ("quality", "forms", "fields exact", "figures exact", "verified", "s/page")
-    print(f"{header[0]:<8} {header[1]:>5} {header[2]:>18} {header[3]:>18} {header[4]:>9} {header[5]:>7}")
-    for quality in args.quality:
-        m = measure(engine, forms, quality, args.seed, workdir)
-        print(
-            f"{quality:<8} {m['forms']:>5} "
-            f"{m['exact']:>6}/{m['fields']:<5} {m['exact'] / m['fields']:6.2%} "
-            f"{m['figures_exact']:>6}/{m['figures']:<5} {m['figures_exact'] / m['figures']:6.2%} "
-            f"{m['verified']:>4}/{m['forms']:<4} {m['seconds_per_page']:7.2f}"
-        )
+    engine_start = time.perf_counter() - started
+    print(f"split {args.split}, {args.forms} form(s) per cell, seed {args.seed}, reader {args.reader}\n")
+    print(HEADER)
+    with tempfile.TemporaryDirectory(prefix="selfeval-accuracy-") as workdir:
+        results = run(args, engine, Path(workdir))
+    print_summary(results, engine_start)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """OCR service vs plain `PaddleOCR.predict` on one dense generated page: time, accuracy, memory.
 
-    python benchmarks/ocr_bench.py [--dpi 200] [--threads 2] [--form tests/fixtures/forms/form_08.json]
+    python -m benchmarks.ocr_bench [--dpi 200] [--threads 2] [--form tests/fixtures/forms/form_08.json]
         [--quality office] [--runs 3] [--reader small|tiny]
 
 Plain PaddleOCR runs PP-OCRv4 mobile det/rec (the service's second-opinion reader); the service runs
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import resource
 import statistics
-import sys
 import time
 import unicodedata
 from pathlib import Path
@@ -23,13 +22,10 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from services.ocr import OcrEngine, OcrSettings  # noqa: E402
-from services.ocr.models import DET_NAME, LINE_READERS, SECOND_REC_NAME, mirror_detector  # noqa: E402
-from tests.conftest import load_fixture  # noqa: E402
-from tests.scangen import PageTruth, scan_forms  # noqa: E402
+from scangen import PageTruth, scan_forms
+from scangen.fixtures import FIXTURES, load_fixture
+from services.ocr import OcrEngine, OcrSettings
+from services.ocr.models import DET_NAME, LINE_READERS, SECOND_REC_NAME, mirror_detector
 
 
 def norm(text: str) -> str:
@@ -37,7 +33,7 @@ def norm(text: str) -> str:
 
 
 def densest_page(form_path: Path, quality: str, dpi: int) -> tuple[np.ndarray, PageTruth]:
-    pages = scan_forms([load_fixture(form_path).form], quality=quality, dpi=dpi, seed=1)
+    pages = scan_forms([load_fixture(form_path).form], quality=quality, dpi=dpi, seed=1, classic=True)
     page = max(pages, key=lambda p: sum(len(c.text) for c in p.truth.cells))
     return np.ascontiguousarray(np.asarray(page.image.convert("RGB"))[:, :, ::-1]), page.truth
 
@@ -82,7 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dpi", type=int, default=200)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--form", type=Path, default=ROOT / "tests/fixtures/forms/form_08.json")
+    parser.add_argument("--form", type=Path, default=FIXTURES / "forms" / "form_08.json")
     parser.add_argument("--quality", default="office", choices=["clean", "office", "poor"])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--reader", default="small", choices=sorted(LINE_READERS), help="line reader")

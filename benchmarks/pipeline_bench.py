@@ -1,6 +1,6 @@
 """Throughput of the full pipeline against the in-process chain, and of OCR scaled out to 2 processes.
 
-    python benchmarks/pipeline_bench.py [--forms 16] [--skip-scaling]
+    python -m benchmarks.pipeline_bench [--forms 16] [--skip-scaling]
 
 From one run on the same generated scans (the eight real forms, office quality, one PDF each, each
 form again with other noise when --forms > 8):
@@ -32,8 +32,8 @@ from pathlib import Path
 
 import nats
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from scangen import scan_forms, write_pdf
+from scangen.fixtures import REAL_FORMS, load_fixture
 from selfeval.bus import ensure_topology, submit, watch_states
 from selfeval.chain import process_bytes
 from selfeval.contract.messages import Stage, StageState
@@ -41,16 +41,16 @@ from selfeval.embedded import EmbeddedNats, free_port
 from selfeval.settings import Settings
 from services.ocr import InputRejected, OcrEngine, OcrSettings
 from tests.bus.support import ping
-from tests.conftest import REAL_FORMS, load_fixture
 from tests.pipeline.records_stream import collect_records
 from tests.pipeline.system import start_system
-from tests.scangen import scan_forms, write_pdf
 
 
 def make_scans(directory: Path, count: int) -> tuple[list[Path], int]:
     paths, pages = [], 0
     for index, fixture in enumerate((REAL_FORMS * 4)[:count]):
-        scan = scan_forms([load_fixture(fixture).form], quality="office", dpi=200, seed=100 + index)
+        scan = scan_forms(
+            [load_fixture(fixture).form], quality="office", dpi=200, seed=100 + index, classic=True
+        )
         pages += len(scan)
         paths.append(Path(write_pdf(scan, directory / f"{index:02d}-{fixture.stem}.pdf")))
     return paths, pages

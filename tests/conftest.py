@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from scangen.fixtures import FIXTURES, REAL_FORMS, load_fixture
 from selfeval.contract import Record
 from selfeval.embedded import EmbeddedNats
 
-FIXTURES = Path(__file__).parent / "fixtures"
-REAL_FORMS = sorted((FIXTURES / "forms").glob("form_*.json"))
+__all__ = ["FIXTURES", "PLANTED", "REAL_FORMS", "load_fixture"]
+
 PLANTED = json.loads((FIXTURES / "planted" / "expected.json").read_text(encoding="utf-8"))
-
-
-def load_fixture(path: Path) -> Record:
-    return Record.model_validate(json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal))
 
 
 @pytest.fixture

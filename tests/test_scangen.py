@@ -1,39 +1,56 @@
-"""The scanned-form generator: layout truth, page splits, determinism, arithmetic, outputs."""
+"""The scan generator: layout truth, page splits, typefaces, scan modes, seals, geometry, determinism,
+held-out draws, arithmetic, outputs."""
 
 from __future__ import annotations
 
+import functools
 import io
 import json
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import replace
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import numpy as np
 import pypdfium2 as pdfium
 import pytest
-from PIL import Image
+from PIL import Image, ImageFont
 
-from selfeval.contract.record import Form, Funding, FundingRow, Goal, Grade, Indicator, Record
-from tests.scangen import (
+from scangen import (
+    FACES,
     CellTruth,
-    FontFamily,
+    Family,
     FontMissingError,
+    LayoutStyle,
     PageTruth,
     RenderOptions,
     ScanPage,
-    font_file,
+    SealInk,
+    SealPlace,
+    Split,
+    draw_look,
+    faces_of,
     format_amount,
-    load_font,
+    map_points,
     page_geometry,
     random_form,
     render_forms,
     scan_forms,
+    typeface,
     write_pdf,
     write_tiff,
 )
-from tests.scangen.cli import main as cli_main
+from scangen.cli import main as cli_main
+from scangen.compare import is_figure
+from scangen.fixtures import REAL_FORMS
+from scangen.fonts import FontFile, locate
+from scangen.layout import random_style
+from scangen.seal import DEV_SHAPES, HELDOUT_SHAPES
+from selfeval.contract.record import Form, Funding, FundingRow, Goal, Grade, Indicator, Record
 
 D = Decimal
-FIXTURES = Path(__file__).parent / "fixtures" / "forms"
 TITLE = "财政项目支出绩效自评表"
 FAST = RenderOptions(dpi=150)
 
@@ -103,8 +120,7 @@ def long_form() -> Form:
 
 
 def fixture_forms() -> list[Form]:
-    paths = sorted(FIXTURES.glob("form_*.json"))
-    return [Record.model_validate(json.loads(p.read_text(encoding="utf-8"))).form for p in paths]
+    return [Record.model_validate(json.loads(p.read_text(encoding="utf-8"))).form for p in REAL_FORMS]
 
 
 def png_bytes(page: ScanPage) -> bytes:
@@ -159,17 +175,18 @@ def test_table_has_eight_columns_and_merged_level_cells() -> None:
     assert "\n".join(level1.lines) in ("产出\n指标",)
 
 
-def test_every_printed_line_fits_inside_its_cell() -> None:
+@pytest.mark.parametrize("face", sorted(FACES))
+def test_every_printed_line_fits_inside_its_cell(face: str) -> None:
     forms = [long_form(), random_form(3)]
-    for family in (FontFamily.sans, FontFamily.serif, FontFamily.wqy):
-        pages = render_forms(forms, RenderOptions(dpi=150, font=family))
-        geo = page_geometry(150)
-        font = load_font(family, geo.body_px)
+    for style in (LayoutStyle(), random_style(np.random.default_rng(len(face)))):
+        pages = render_forms(forms, RenderOptions(dpi=150, face=face, style=style))
+        geo = page_geometry(150, style)
+        font = typeface(face, geo.body_px)
         for truth, cell in all_cells(pages):
             x0, y0, x1, y1 = cell.bbox
             assert 0 <= x0 < x1 <= truth.width and 0 <= y0 < y1 <= truth.height
             for line in cell.lines:
-                assert font.getlength(line) <= x1 - x0 - 2 * geo.pad_x, (family, line)
+                assert font.getlength(line) <= x1 - x0 - 2 * geo.pad_x, (face, line)
             assert len(cell.lines) * geo.line_h <= y1 - y0
 
 
@@ -218,11 +235,9 @@ def test_two_forms_start_on_new_pages_with_their_own_index() -> None:
     assert all(not p.truth.text_lines for p in pages if p.truth.form_page > 1)
 
 
-@pytest.mark.skipif(not FIXTURES.exists(), reason="fixtures not written yet")
 def test_fixture_forms_render_with_every_indicator() -> None:
     forms = fixture_forms()
-    if not forms:
-        pytest.skip("no fixture forms yet")
+    assert len(forms) == 8
     pages = render_forms(forms, RenderOptions(dpi=200))
     for index, form in enumerate(forms):
         own = [p for p in pages if p.truth.form_index == index]
@@ -248,20 +263,20 @@ def test_same_seed_same_bytes_and_other_seed_differs(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("quality", "max_skew"), [("office", 1.0), ("poor", 3.0)])
-def test_presets_skew_within_bounds_and_seal_the_totals(quality: str, max_skew: float) -> None:
-    pages = scan_forms([small_form()], quality, dpi=150, seed=5)
+def test_classic_presets_skew_within_bounds_and_seal_the_totals(quality: str, max_skew: float) -> None:
+    pages = scan_forms([small_form()], quality, dpi=150, seed=5, classic=True)
     done = {d["kind"]: d for d in pages[-1].truth.degradations}
     assert abs(done["Skew"]["angle"]) <= max_skew
-    assert done["RedSeal"]["placed"] and done["RedSeal"]["text"] == UNIT
-    x0, y0, x1, y1 = done["RedSeal"]["bbox"]
+    assert done["Seal"]["placed"] and done["Seal"]["text"] == UNIT and done["Seal"]["ink"] == "red"
+    x0, y0, x1, y1 = done["Seal"]["bbox"]
     pixels = np.asarray(pages[-1].image.convert("RGB"), dtype=np.int16)[y0:y1, x0:x1]
     reddish = (pixels[..., 0] - pixels[..., 1]) > 60
     assert reddish.sum() > 100
 
 
-def test_clean_preset_changes_nothing() -> None:
+def test_classic_clean_preset_changes_nothing() -> None:
     rendered = render_forms([small_form()], FAST)
-    scanned = scan_forms([small_form()], "clean", dpi=150, seed=9)
+    scanned = scan_forms([small_form()], "clean", dpi=150, seed=9, classic=True)
     assert png_bytes(rendered[0]) == png_bytes(scanned[0])
     assert scanned[0].truth.degradations == []
 
@@ -349,10 +364,404 @@ def test_cli_writes_pdf_pngs_and_truth(tmp_path: Path, capsys: pytest.CaptureFix
     assert "page(s)" in capsys.readouterr().out
 
 
-def test_missing_font_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.scangen import fonts
-
-    missing = fonts.FontFile(Path("/nonexistent/wqy.ttc"), 0)
-    monkeypatch.setitem(fonts._REGULAR, FontFamily.wqy, missing)
+def test_missing_font_names_the_package() -> None:
+    missing = FontFile("No Such Face CJK", "Regular", Path("/nonexistent/face.ttc"), 0, "fonts-wqy-zenhei")
     with pytest.raises(FontMissingError, match="fonts-wqy-zenhei"):
-        font_file(FontFamily.wqy)
+        locate(missing)
+
+
+def test_a_face_installed_elsewhere_is_found_by_fontconfig() -> None:
+    real = FACES["uming"].regular
+    moved = replace(real, path=Path("/nonexistent/uming.ttc"))
+    assert locate(moved) == (real.path, real.index)
+
+
+# --- typefaces -------------------------------------------------------------------------------
+
+
+@functools.cache
+def printed_characters() -> frozenset[str]:
+    """Every character a scan of the eight real forms prints (labels, figures, prose, title)."""
+    pages = render_forms(fixture_forms(), RenderOptions(dpi=100))
+    return frozenset(ch for page in pages for text in page.truth.texts() for ch in text if not ch.isspace())
+
+
+def glyph_mask(font: ImageFont.FreeTypeFont, ch: str) -> bytes:
+    mask = font.getmask(ch)
+    return bytes(mask) + bytes(str(mask.size), "ascii")
+
+
+NOT_A_CHARACTER = "\U0010fffd"  # private use, plane 16: no face has it, so it draws .notdef
+
+
+@pytest.mark.parametrize("bold", [False, True], ids=["regular", "bold"])
+@pytest.mark.parametrize("face", sorted(FACES))
+def test_every_face_draws_every_character_of_the_real_forms_without_tofu(face: str, bold: bool) -> None:
+    characters = printed_characters()
+    assert len(characters) > 400
+    chosen = typeface(face, 40, bold)
+    fell_back = 0
+    for ch in sorted(characters):
+        ((font, _),) = chosen.runs(ch)
+        drawn, notdef = glyph_mask(font, ch), glyph_mask(font, NOT_A_CHARACTER)
+        assert drawn != notdef, f"{face}: {ch!r} drawn as .notdef"
+        assert any(font.getmask(ch)), f"{face}: {ch!r} drawn blank"
+        fell_back += font.path != str(locate(chosen.fonts[0])[0])
+    # cwTeX's faces (仿宋, and 粗黑 as WenQuanYi's bold) are drawn for traditional Chinese: a third of
+    # the forms' simplified characters come from the fallback. Every other face has them all.
+    if FACES[face].family is Family.fangsong or (face == "wqy-zenhei" and bold):
+        assert fell_back > 50
+    else:
+        assert fell_back == 0
+
+
+def test_each_family_has_development_and_heldout_faces() -> None:
+    for family in Family:
+        dev, heldout = faces_of(family, heldout=False), faces_of(family, heldout=True)
+        assert dev and heldout, family
+        assert all(f.family is family for f in dev + heldout)
+    assert len(faces_of(Family.song, heldout=False)) >= 3 and len(faces_of(Family.kai, heldout=False)) >= 3
+
+
+def test_titles_mix_faces_and_bold() -> None:
+    looks = [draw_look("office", seed) for seed in range(40)]
+    assert sum(look.title_face != look.face for look in looks) > 10
+    assert {FACES[look.title_face].family for look in looks} >= {Family.hei, Family.song}
+    bold = typeface("uming", 40, bold=True)
+    assert bold.fonts[0] == FACES["uming"].bold and bold.stroke == 0
+    assert typeface("kaiti-gb", 40, bold=True).stroke > 0  # no bold file: strokes thickened
+
+
+# --- layout variation ------------------------------------------------------------------------
+
+
+def test_layouts_vary_per_seed_and_figures_never_wrap() -> None:
+    styles = [random_style(np.random.default_rng(seed)) for seed in range(30)]
+    assert len({s.body_pt for s in styles}) >= 5 and all(9 <= s.body_pt <= 12 for s in styles)
+    assert len({s.col_ems for s in styles}) == len(styles)
+    assert len({s.line_spacing for s in styles}) > 10
+    for seed, style in enumerate(styles[:8]):
+        pages = render_forms([random_form(seed)], RenderOptions(dpi=150, face="lxgw-wenkai", style=style))
+        figures = [c for _, c in all_cells(pages) if c.field and is_figure(c.field) and c.text]
+        assert figures and all(len(c.lines) == 1 for c in figures), (style, [c.lines for c in figures])
+
+
+def test_thousands_separators_come_and_go_per_form() -> None:
+    pages = render_forms([small_form()] * 8, RenderOptions(dpi=100, thousands=None, seed=0))
+    printed = {p.truth.cells_for("form.funding.total.initial_budget")[0].text for p in pages}
+    assert printed == {"3900.00", "3,900.00"}
+
+
+# --- scan modes and files --------------------------------------------------------------------
+
+
+def pdf_images(path: Path) -> list[tuple[list[str], int]]:
+    """(filters, bits per pixel) of each page's one image."""
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        found = []
+        for i in range(len(pdf)):
+            (image,) = [o for o in pdf[i].get_objects() if o.type == pdfium.raw.FPDF_PAGEOBJ_IMAGE]
+            found.append((list(image.get_filters()), image.get_metadata().bits_per_pixel))
+        return found
+    finally:
+        pdf.close()
+
+
+def test_black_and_white_scans_are_one_bit_g4_in_tiff_and_pdf(tmp_path: Path) -> None:
+    pages = scan_forms([long_form()], "office", dpi=150, seed=2, mode="bw")
+    assert len(pages) >= 2 and all(p.image.mode == "1" for p in pages)
+    values = set(np.unique(np.asarray(pages[0].image.convert("L"))).tolist())
+    assert values == {0, 255}
+    assert not any(d["kind"] == "Jpeg" for d in pages[0].truth.degradations)
+    with Image.open(write_tiff(pages, tmp_path / "scan.tiff")) as tiff:
+        assert tiff.n_frames == len(pages)
+        for frame in range(tiff.n_frames):
+            tiff.seek(frame)
+            assert tiff.mode == "1" and tiff.info["compression"] == "group4"
+    assert pdf_images(write_pdf(pages, tmp_path / "scan.pdf")) == [(["CCITTFaxDecode"], 1)] * len(pages)
+
+
+@pytest.mark.parametrize(("mode", "image_mode", "bits"), [("colour", "RGB", 24), ("grey", "L", 8)])
+def test_colour_and_grey_scans_are_jpeg_in_pdf(mode: str, image_mode: str, bits: int, tmp_path: Path) -> None:
+    pages = scan_forms([small_form()], "office", dpi=150, seed=2, mode=mode, jpeg_quality=55)
+    assert pages[0].image.mode == image_mode
+    assert pages[0].truth.degradations[-1] == {"kind": "Jpeg", "quality": 55}
+    assert pdf_images(write_pdf(pages, tmp_path / "scan.pdf")) == [(["DCTDecode"], bits)]
+    with Image.open(write_tiff(pages, tmp_path / "scan.tiff")) as tiff:
+        assert tiff.mode == image_mode and tiff.info["compression"] == "tiff_adobe_deflate"
+
+
+@pytest.mark.parametrize("mode", ["colour", "grey", "bw"])
+@pytest.mark.parametrize("split", ["dev", "heldout"])
+def test_same_arguments_same_files(mode: str, split: str, tmp_path: Path) -> None:
+    def files(name: str) -> tuple[bytes, bytes]:
+        pages = scan_forms([small_form()], "poor", seed=4, mode=mode, split=split)
+        pdf, tiff = write_pdf(pages, tmp_path / f"{name}.pdf"), write_tiff(pages, tmp_path / f"{name}.tiff")
+        return pdf.read_bytes(), tiff.read_bytes()
+
+    assert files("a") == files("b")
+
+
+# --- seals -----------------------------------------------------------------------------------
+
+# A scan with nothing but its seal (and what the test fixes): the seal's pixels are the only change.
+PLAIN = {
+    "noise": 0.0,
+    "blur": 0.0,
+    "skew_degrees": 0.0,
+    "jpeg_quality": None,
+    "paper_tint": 0.0,
+    "uneven_light": 0.0,
+    "curl": 0.0,
+    "signature": False,
+}
+
+
+def placed_seal(pages: list[ScanPage]) -> tuple[ScanPage, dict]:
+    placed = [(p, d) for p in pages for d in p.truth.degradations if d["kind"] == "Seal" and d["placed"]]
+    assert len(placed) == 1, "one seal per form"
+    return placed[0]
+
+
+@pytest.mark.parametrize("place", list(SealPlace))
+def test_a_seal_lands_on_the_part_it_was_placed_over(place: SealPlace) -> None:
+    form = random_form(5)
+    pages = scan_forms([form], "office", dpi=150, seed=3, seal="red", seal_at=place, mode="colour", **PLAIN)
+    page, seal = placed_seal(pages)
+    expected = {
+        SealPlace.totals: "form.grade",
+        SealPlace.total_score: "form.total_score",
+        SealPlace.grade: "form.grade",
+        SealPlace.figures: "form.indicators[",
+        SealPlace.funding: "form.funding.",
+        SealPlace.header: "form.implementing_unit",
+    }[place]
+    assert (seal["field"] or {"totals": "form.grade", "header": "form.implementing_unit"}[place]).startswith(
+        expected
+    )
+    target = page.truth.cells_for(seal["field"] or expected)[0].bbox
+    x0, y0, x1, y1 = seal["bbox"]
+    overlap_x = min(x1, target[2]) - max(x0, target[0])
+    overlap_y = min(y1, target[3]) - max(y0, target[1])
+    assert overlap_x > 0 and overlap_y > 0, (seal["bbox"], target)
+
+
+def seal_pixels(ink: str, mode: str) -> tuple[np.ndarray, int]:
+    """The pixels a seal changed (against the same scan without it), and the seal's box area."""
+
+    def scan(seal: str) -> list[ScanPage]:
+        return scan_forms(
+            [small_form()], "office", dpi=150, seed=6, seal=seal, mode=mode, seal_opacity=0.9, **PLAIN
+        )
+
+    pages = scan(ink)
+    page, seal = placed_seal(pages)
+    x0, y0, x1, y1 = seal["bbox"]
+    bare = scan("none")[page.truth.page - 1]
+    stamped = np.asarray(page.image.convert("RGB"), dtype=np.int16)[y0:y1, x0:x1]
+    blank = np.asarray(bare.image.convert("RGB"), dtype=np.int16)[y0:y1, x0:x1]
+    visible = 0 if mode == "bw" else 30  # the faint fringe of the seal's edges is no ink to speak of
+    return stamped[np.abs(stamped - blank).sum(axis=2) > visible], (x1 - x0) * (y1 - y0)
+
+
+def test_seal_inks_red_grey_and_broken_dots() -> None:
+    red, _ = seal_pixels("red", "colour")
+    assert len(red) > 500 and np.median(red[:, 0] - red[:, 1]) > 60
+    grey, _ = seal_pixels("grey", "colour")
+    assert len(grey) > 500 and np.abs(grey[:, 0] - grey[:, 1]).max() <= 2  # neutral
+    assert 40 < np.median(grey[:, 0]) < 200  # mid-grey, not black
+    dots, area = seal_pixels("bw", "bw")
+    assert (dots == 0).all()  # black dots on white: the ring is only where paper was
+    assert 100 < len(dots) < area * 0.12  # a broken ring of dots, not a solid one
+    pages = scan_forms([small_form()], "office", dpi=150, seed=6, seal="none")
+    assert not any(d["kind"] == "Seal" for p in pages for d in p.truth.degradations)
+
+
+def test_seal_size_ink_and_turn_vary() -> None:
+    looks = [draw_look("office", seed) for seed in range(40)]
+    assert {look.seal for look in looks} == set(SealInk)
+    assert set(SealPlace) == {look.seal_at for look in looks}
+    assert (
+        len({look.seal_diameter_mm for look in looks}) > 20
+        and len({look.seal_opacity for look in looks}) > 20
+    )
+    turns = set()
+    for seed in range(4):
+        pages = scan_forms([small_form()], "office", dpi=150, seed=seed, seal="red", **PLAIN)
+        turns.add(placed_seal(pages)[1]["turn"])
+    assert len(turns) == 4 and all(-30 <= turn <= 30 for turn in turns)
+
+
+# --- geometry --------------------------------------------------------------------------------
+
+
+def ruling_hits(page: ScanPage, moved: bool) -> float:
+    """Share of points along the cells' borders that sit on ink, where the truth says (moved) or
+    where they were printed (not moved)."""
+    ink = np.asarray(page.image.convert("L")) < 140
+    truth = page.truth
+    points = []
+    for cell in truth.cells:
+        x0, y0, x1, y1 = cell.bbox
+        for t in np.linspace(0.15, 0.85, 5):
+            points += [(x0 + t * (x1 - x0), y0), (x0 + t * (x1 - x0), y1), (x0, y0 + t * (y1 - y0))]
+    where = np.array(points, dtype=np.float64)
+    if moved:
+        where = map_points(truth.degradations, where, (truth.width, truth.height))
+    hits = 0
+    for x, y in where.round().astype(int):
+        hits += ink[max(0, y - 1) : y + 2, max(0, x - 1) : x + 2].any()
+    return hits / len(where)
+
+
+@pytest.mark.parametrize(
+    "warp",
+    [
+        {"perspective": 0.03},
+        {"curl": 1.0, "curl_edge": "left"},
+        {"curl": 1.0, "curl_edge": "top"},
+        {"perspective": 0.02, "curl": 0.8, "curl_edge": "right", "skew_degrees": 3.0},
+    ],
+)
+def test_truth_boxes_move_with_the_ink(warp: dict) -> None:
+    plain = {**PLAIN, "seal": "none", "shadow": 0.0, "specks": 0.0, "perspective": 0.0}
+    (page,) = scan_forms([small_form()], "poor", dpi=150, seed=7, mode="grey", **{**plain, **warp})
+    kinds = [d["kind"] for d in page.truth.degradations]
+    assert ("Perspective" in kinds) == ("perspective" in warp) and ("PageCurl" in kinds) == ("curl" in warp)
+    assert ruling_hits(page, moved=True) > 0.97
+    assert ruling_hits(page, moved=False) < 0.8  # the warp really moved the rulings
+    cell = page.truth.cells[0]
+    x0, y0, x1, y1 = cell.bbox
+    corners = map_points(
+        page.truth.degradations,
+        np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)]),
+        (page.truth.width, page.truth.height),
+    )
+    assert np.allclose(cell.corners, corners, atol=0.06)
+
+
+def test_curl_bends_rulings_most_near_the_binding_edge() -> None:
+    plain = {**PLAIN, "seal": "none", "perspective": 0.0, "shadow": 0.0, "specks": 0.0}
+    (page,) = scan_forms(
+        [small_form()], "poor", dpi=150, seed=8, **{**plain, "curl": 1.0, "curl_edge": "left"}
+    )
+    truth = page.truth
+    near = np.array([(truth.cells[0].bbox[0], y) for y in (300.0, 1200.0)])
+    far = np.array([(truth.width - 200.0, y) for y in (300.0, 1200.0)])
+    shift_near = np.abs(map_points(truth.degradations, near, (truth.width, truth.height)) - near).max()
+    shift_far = np.abs(map_points(truth.degradations, far, (truth.width, truth.height)) - far).max()
+    assert shift_near > 2 * shift_far and shift_near > 4
+
+
+# --- presets and draws -----------------------------------------------------------------------
+
+
+def test_presets_draw_what_the_issue_describes() -> None:
+    office = [draw_look("office", seed) for seed in range(20)]
+    poor = [draw_look("poor", seed) for seed in range(20)]
+    assert {look.dpi for look in office} == {200} and {look.dpi for look in poor} == {150}
+    assert all(look.skew_degrees == 1.0 and look.blur > 0 for look in office)
+    assert all(60 <= look.jpeg_quality <= 90 for look in office if look.mode != "bw")
+    assert all(look.perspective > 0 and look.shadow > 0 and look.skew_degrees == 3.0 for look in poor)
+    assert any(look.curl > 0 for look in poor)
+    assert all(look.jpeg_quality is None for look in office + poor if look.mode == "bw")
+    for quality in ("clean", "office", "poor"):
+        looks = [draw_look(quality, seed) for seed in range(40)]
+        assert {look.family for look in looks} == set(Family)
+        assert {look.mode for look in looks} == {"colour", "grey", "bw"}
+        assert len({look.face for look in looks}) >= 8
+
+
+def test_fixing_one_choice_keeps_every_other() -> None:
+    for seed in range(10):
+        drawn = draw_look("poor", seed)
+        fixed = draw_look("poor", seed, mode="bw", face="kaiti-gb", seal_at="figures", dpi=300)
+        assert (fixed.mode, fixed.face, fixed.seal_at, fixed.dpi) == ("bw", "kaiti-gb", "figures", 300)
+        keep = ("title_face", "style", "seal", "seal_shape", "perspective", "curl", "shadow", "noise")
+        assert all(getattr(fixed, name) == getattr(drawn, name) for name in keep)
+        assert draw_look("poor", seed, family="fangsong").family is Family.fangsong
+    with pytest.raises(ValueError, match="unknown look choice"):
+        draw_look("office", 1, colour="red")
+    with pytest.raises(ValueError, match="150 to 300 dpi"):
+        draw_look("office", 1, dpi=100)
+    with pytest.raises(ValueError, match="unknown face"):
+        scan_forms([small_form()], font="comic-sans")
+
+
+def test_heldout_draws_never_overlap_development_draws() -> None:
+    dev = [draw_look(q, seed, Split.dev) for q in ("clean", "office", "poor") for seed in range(60)]
+    held = [draw_look(q, seed, Split.heldout) for q in ("clean", "office", "poor") for seed in range(60)]
+    dev_faces = {look.face for look in dev} | {look.title_face for look in dev}
+    held_faces = {look.face for look in held} | {look.title_face for look in held}
+    assert dev_faces.isdisjoint(held_faces)
+    assert held_faces == {f.key for f in FACES.values() if f.heldout}
+    assert {look.seal_shape for look in dev} == set(DEV_SHAPES)
+    assert {look.seal_shape for look in held} == set(HELDOUT_SHAPES)
+    dev_forms = {random_form(seed).project_name for seed in range(200)}
+    held_forms = {random_form(seed, heldout=True).project_name for seed in range(200)}
+    assert dev_forms.isdisjoint(held_forms) and len(held_forms) > 50
+    # The same seed and the same fixed choices give another scan on the held-out side.
+    fixed = {"face": "noto-sans", "mode": "grey"}
+    a = scan_forms([small_form()], "office", dpi=150, seed=1, **fixed)[0]
+    b = scan_forms([small_form()], "office", dpi=150, seed=1, split="heldout", **fixed)[0]
+    assert png_bytes(a) != png_bytes(b) and b.truth.look["split"] == "heldout"
+
+
+def test_truth_records_the_look_and_every_step(tmp_path: Path) -> None:
+    pages = scan_forms([small_form()], "poor", seed=12, font="song", mode="grey")
+    look = pages[0].truth.look
+    assert FACES[look["face"]].family is Family.song and look["mode"] == "grey" and look["quality"] == "poor"
+    assert pages[0].truth.font == look["face"] and pages[0].truth.title_font == look["title_face"]
+    kinds = [d["kind"] for d in pages[0].truth.degradations]
+    assert kinds[-2:] == ["Greyscale", "Jpeg"] and "Perspective" in kinds and "EdgeShadow" in kinds
+    assert Counter(kinds)["Skew"] == 1
+
+
+def test_cli_draws_heldout_black_and_white_scans(tmp_path: Path) -> None:
+    args = ["--random", "1", "--split", "heldout", "--mode", "bw", "--seal", "bw", "--seed", "2"]
+    assert cli_main([*args, "--set", "perspective=0.02", "--out", str(tmp_path), "--tiff", "scan.tiff"]) == 0
+    truth = json.loads((tmp_path / "truth.json").read_text(encoding="utf-8"))
+    look = truth["pages"][0]["look"]
+    assert look["split"] == "heldout" and look["mode"] == "bw" and look["perspective"] == 0.02
+    assert FACES[look["face"]].heldout
+    with Image.open(tmp_path / "scan.tiff") as tiff:
+        assert tiff.mode == "1" and tiff.info["compression"] == "group4"
+    assert pdf_images(tmp_path / "scan.pdf")[0] == (["CCITTFaxDecode"], 1)
+
+
+def test_cli_help_runs_as_a_module() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "scangen", "--help"], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "--split" in result.stdout and "--seal-at" in result.stdout
+
+
+def test_cli_each_form_gets_its_own_scan_and_look(tmp_path: Path) -> None:
+    args = [
+        "--random",
+        "3",
+        "--each",
+        "--quality",
+        "clean",
+        "--dpi",
+        "150",
+        "--seed",
+        "5",
+        "--out",
+        str(tmp_path),
+    ]
+    assert cli_main(args) == 0
+    truths = [json.loads((tmp_path / f"00{i}-truth.json").read_text(encoding="utf-8")) for i in (1, 2, 3)]
+    assert all(
+        len(t["forms"]) == 1 and (tmp_path / f"00{i + 1}-scan.pdf").exists() for i, t in enumerate(truths)
+    )
+    looks = [t["pages"][0]["look"] for t in truths]
+    assert len({(look["face"], look["mode"], look["seal_at"], look["seal"]) for look in looks}) == 3
+
+
+def test_setup_installs_the_package_of_every_face() -> None:
+    setup = (Path(__file__).parents[1] / "scripts" / "setup.sh").read_text(encoding="utf-8")
+    listed = setup.split("APT_PACKAGES=(", 1)[1].split(")", 1)[0].split()
+    fonts = {face.regular for face in FACES.values()} | {face.bold for face in FACES.values() if face.bold}
+    assert {font.package for font in fonts} <= set(listed)

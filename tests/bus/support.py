@@ -18,6 +18,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from scangen import scan_forms
 from selfeval.bus import MSG_ID, StageHandler, StageWorker, connect, ensure_topology, update_state
 from selfeval.contract.messages import (
     DEAD_LETTER_STREAM,
@@ -36,7 +37,6 @@ from services.parser import worker as parser_worker
 from services.scorer import worker as scorer_worker
 from tests.conftest import REAL_FORMS, load_fixture
 from tests.parser.truth_tables import page_tables
-from tests.scangen import scan_forms
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")

@@ -22,6 +22,7 @@ import nats
 import psutil
 from nats.js.api import DeliverPolicy
 
+from scangen import scan_forms, write_pdf
 from selfeval.contract import Record
 from selfeval.contract.messages import (
     DEAD_LETTER_STREAM,
@@ -32,7 +33,6 @@ from selfeval.contract.messages import (
     SubmissionState,
 )
 from tests.conftest import REAL_FORMS, load_fixture
-from tests.scangen import scan_forms, write_pdf
 
 T = TypeVar("T")
 
@@ -68,7 +68,7 @@ def _one_page_form(index: int) -> object:
 
 def scan_bytes(seed: int, workdir: Path) -> bytes:
     """A one-page office-quality scan; every seed gives different bytes, so a different submission."""
-    pages = scan_forms([_one_page_form(seed)], quality="office", dpi=150, seed=seed)  # type: ignore[list-item]
+    pages = scan_forms([_one_page_form(seed)], quality="office", dpi=150, seed=seed, classic=True)  # type: ignore[list-item]
     return Path(write_pdf(pages, workdir / f"scan-{seed}.pdf")).read_bytes()
 
 

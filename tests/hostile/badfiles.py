@@ -12,9 +12,9 @@ import numpy as np
 import pypdfium2 as pdfium
 from PIL import Image, ImageDraw
 
+from scangen import load_font, scan_forms
 from selfeval.contract import Form
 from tests.conftest import REAL_FORMS, load_fixture
-from tests.scangen import load_font, scan_forms
 
 A4_200DPI = (1654, 2339)
 
@@ -128,8 +128,8 @@ def invoice_table() -> bytes:
     """A ruled table of Chinese text and amounts that is an invoice, not a 绩效自评表."""
     image = Image.new("L", A4_200DPI, 255)
     draw = ImageDraw.Draw(image)
-    draw.text((500, 160), "增值税普通发票", font=load_font("sans", 64), fill=0)
-    font = load_font("sans", 34)
+    draw.text((500, 160), "增值税普通发票", font=load_font("noto-sans", 64), fill=0)
+    font = load_font("noto-sans", 34)
     rows = [
         ("货物或应税劳务名称", "数量", "单价", "金额"),
         ("办公用纸", "20", "25.00", "500.00"),
@@ -156,7 +156,7 @@ def form(name: str = "form_02") -> Form:
 
 @lru_cache
 def office_scan(name: str = "form_02", seed: int = 5) -> Image.Image:
-    (page,) = scan_forms([form(name)], quality="office", dpi=200, seed=seed)
+    (page,) = scan_forms([form(name)], quality="office", dpi=200, seed=seed, classic=True)
     return page.image.convert("RGB")
 
 

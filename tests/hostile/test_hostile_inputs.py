@@ -13,13 +13,13 @@ from collections.abc import Callable
 
 import pytest
 
+from scangen.compare import field_differences
 from selfeval.chain import PageReader, process_bytes
 from selfeval.contract import Record, Status
 from selfeval.settings import Settings
 from services.ocr import InputRejected, OcrEngine, default_engine
 from services.ocr.inputs import open_document
 from tests.hostile import badfiles
-from tests.records import field_differences
 
 HUGE_PAGE = (
     "page 1 is 30000×30000 = 900,000,000 pixels; at most 60,000,000 are accepted (scan at a lower resolution)"

@@ -24,6 +24,7 @@ import psutil
 import pytest
 from botocore.exceptions import ClientError
 
+from scangen.compare import field_differences
 from selfeval.contract import Record, Status
 from selfeval.contract.messages import STATE_BUCKET
 from selfeval.permissions import Role
@@ -38,7 +39,6 @@ from tests.pipeline.system import (
     start_seaweedfs,
     start_system,
 )
-from tests.records import field_differences
 
 BUCKET = "selfeval-hostile"
 API_TOKEN = "api-token-in-the-system-7d2e9"

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from scangen import PageTruth, ScanPage, scan_forms, write_pdf, write_tiff
 from selfeval.contract.ocr import Cell, PageTables
 from services.ocr import OcrEngine, OcrSettings, tables_to_html
 from tests.conftest import REAL_FORMS, load_fixture
-from tests.scangen import PageTruth, ScanPage, scan_forms, write_pdf, write_tiff
 
 NUMERIC_FIELD = re.compile(
     r"^form\.(funding\.\w+\.\w+|indicators\[\d+\]\.(weight|score)|total_weight|total_score)$"
@@ -53,7 +53,7 @@ def compare(result: PageTables, truths: list[PageTruth]) -> tuple[list[str], int
 @pytest.fixture(scope="module")
 def office_scans() -> dict[str, list[ScanPage]]:
     return {
-        path.stem: scan_forms([load_fixture(path).form], quality="office", dpi=200, seed=1)
+        path.stem: scan_forms([load_fixture(path).form], quality="office", dpi=200, seed=1, classic=True)
         for path in (REAL_FORMS[0], REAL_FORMS[4])
     }
 
@@ -101,7 +101,7 @@ def test_skew_is_reported(office_scans, office_results) -> None:
 def test_cells_under_the_seal_are_read(office_scans, office_results) -> None:
     for name, pages in office_scans.items():
         for scan in pages:
-            seal = next(d for d in scan.truth.degradations if d["kind"] == "RedSeal")
+            seal = next(d for d in scan.truth.degradations if d["kind"] == "Seal")
             if not seal["placed"]:
                 continue
             sx0, sy0, sx1, sy1 = seal["bbox"]
@@ -125,7 +125,7 @@ def test_the_tiny_line_reader_reads_every_figure(model_cache: Path, office_scans
 
 
 def test_multi_page_pdf(engine: OcrEngine, tmp_path: Path) -> None:
-    pages = scan_forms([load_fixture(REAL_FORMS[3]).form], quality="clean", dpi=200, seed=1)
+    pages = scan_forms([load_fixture(REAL_FORMS[3]).form], quality="clean", dpi=200, seed=1, classic=True)
     result = engine.read_file(write_pdf(pages, tmp_path / "scan.pdf"))
     assert len(result.pages) == len(pages) >= 2
     wrong, hits, total = compare(result, [p.truth for p in pages])
@@ -142,10 +142,10 @@ def test_html_view(office_results) -> None:
 def test_table_without_rulings_falls_back_to_slanet(engine: OcrEngine) -> None:
     from PIL import Image, ImageDraw
 
-    from tests.scangen import FontFamily, load_font
+    from scangen import load_font
 
     image = Image.new("RGB", (1400, 700), "white")
-    draw, font = ImageDraw.Draw(image), load_font(FontFamily.sans, 30)
+    draw, font = ImageDraw.Draw(image), load_font("noto-sans", 30)
     rows = [
         ["指标", "目标值", "实际值"],
         ["培训次数", "10", "12"],

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from scangen import ScanPage, Skew, degrade_page, render_forms, scan_forms
+from scangen.render import RenderOptions
 from services.ocr.cleanup import clean_page
 from services.ocr.grid import find_grids, ruling_masks
 from tests.conftest import REAL_FORMS, load_fixture
-from tests.scangen import ScanPage, Skew, degrade_page, render_forms, scan_forms
-from tests.scangen.render import RenderOptions
 
 BBOX_TOLERANCE = 4  # pixels, after deskew
 
@@ -21,7 +21,9 @@ def bgr(page: ScanPage) -> np.ndarray:
 @pytest.mark.parametrize("quality", ["clean", "office"])
 @pytest.mark.parametrize("form_index", [0, 4, 7])
 def test_grid_matches_truth(quality: str, form_index: int) -> None:
-    pages = scan_forms([load_fixture(REAL_FORMS[form_index]).form], quality=quality, dpi=200, seed=2)
+    pages = scan_forms(
+        [load_fixture(REAL_FORMS[form_index]).form], quality=quality, dpi=200, seed=2, classic=True
+    )
     for page in pages:
         clean = clean_page(bgr(page), 200)
         grids = find_grids(ruling_masks(clean.ink, 200), 200)
@@ -44,7 +46,7 @@ def test_deskew_recovers_the_turn(angle: float) -> None:
 
 
 def test_poor_scans_deskew_and_keep_their_grid() -> None:
-    for page in scan_forms([load_fixture(REAL_FORMS[2]).form], quality="poor", dpi=200, seed=5):
+    for page in scan_forms([load_fixture(REAL_FORMS[2]).form], quality="poor", dpi=200, seed=5, classic=True):
         applied = next(d["angle"] for d in page.truth.degradations if d["kind"] == "Skew")
         clean = clean_page(bgr(page), 200)
         assert abs(clean.skew_degrees - applied) <= 0.3

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from scangen import random_form, scan_forms, write_pdf, write_tiff
+from scangen.compare import field_differences
 from selfeval.contract import Form, Record, Status
 from tests.conftest import REAL_FORMS, load_fixture
-from tests.records import field_differences
-from tests.scangen import random_form, scan_forms, write_pdf, write_tiff
 
 
 def run_process(files: list[Path], out: Path) -> tuple[int, list[Record], str]:
@@ -45,7 +45,11 @@ class Processed:
 def eight_forms_processed(tmp_path_factory: pytest.TempPathFactory) -> Processed:
     root = tmp_path_factory.mktemp("scans")
     forms = [load_fixture(path).form for path in REAL_FORMS]
-    pdf = Path(write_pdf(scan_forms(forms, quality="office", dpi=200, seed=11), root / "all-eight-forms.pdf"))
+    pdf = Path(
+        write_pdf(
+            scan_forms(forms, quality="office", dpi=200, seed=11, classic=True), root / "all-eight-forms.pdf"
+        )
+    )
     code, records, output = run_process([pdf], root / "records")
     return Processed(code, records, output, forms, root / "records")
 
@@ -80,8 +84,10 @@ def test_pages_of_each_form_are_recorded(eight_forms_processed: Processed) -> No
 
 def test_random_variants_as_tiff_and_png_exact(tmp_path: Path) -> None:
     forms = [random_form(seed) for seed in (101, 102)]
-    tiff = Path(write_tiff(scan_forms([forms[0]], quality="office", seed=5), tmp_path / "variant.tiff"))
-    pages = scan_forms([forms[1]], quality="office", seed=6)
+    tiff = Path(
+        write_tiff(scan_forms([forms[0]], quality="office", seed=5, classic=True), tmp_path / "variant.tiff")
+    )
+    pages = scan_forms([forms[1]], quality="office", seed=6, classic=True)
     pdf = Path(write_pdf(pages, tmp_path / "variant.pdf"))
     code, records, output = run_process([tiff, pdf], tmp_path / "records")
     assert len(records) == 2, output

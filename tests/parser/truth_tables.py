@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from scangen import ScanPage
 from selfeval.contract.ocr import Cell, Page, PageTables, Table, TextLine
-from tests.scangen import ScanPage
 
 
 def page_tables(pages: Sequence[ScanPage], sha256: str = "0" * 64, source: str = "scan.pdf") -> PageTables:

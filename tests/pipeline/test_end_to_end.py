@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from scangen import scan_forms, write_pdf
+from scangen.compare import field_differences
 from selfeval.contract import Form, Status
 from tests.conftest import REAL_FORMS, load_fixture
 from tests.pipeline.records_stream import collect_records
@@ -32,8 +34,6 @@ from tests.pipeline.system import (
     system_env,
     task_runs,
 )
-from tests.records import field_differences
-from tests.scangen import scan_forms, write_pdf
 
 BUCKET = "selfeval-e2e"
 STAGES = {"ocr", "parse", "score", "publish"}
@@ -54,7 +54,7 @@ def system(tmp_path_factory: pytest.TempPathFactory, seaweedfs: SeaweedFS) -> It
 
 
 def pdf_bytes(forms: list[Form], seed: int, tmp_path: Path, name: str) -> bytes:
-    path = write_pdf(scan_forms(forms, quality="office", dpi=200, seed=seed), tmp_path / name)
+    path = write_pdf(scan_forms(forms, quality="office", dpi=200, seed=seed, classic=True), tmp_path / name)
     return Path(path).read_bytes()
 
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 BBox = tuple[int, int, int, int]
 """(x0, y0, x1, y1) in pixels of the undegraded page; x1/y1 are the far border lines."""
+Point = tuple[float, float]
 
 
 class _Model(BaseModel):
@@ -27,6 +28,10 @@ class CellTruth(_Model):
     field: str | None = Field(None, description="record path, e.g. form.indicators[2].name; None = label")
     continued: bool = Field(False, description="continuation of a row split at the previous page")
     truncated: bool = Field(False, description="text goes on at the top of the next page")
+    corners: list[Point] = Field(
+        default_factory=list,
+        description="bbox's corners (TL, TR, BR, BL) where skew, perspective and curl put them in the scan",
+    )
 
 
 class TextLineTruth(_Model):
@@ -35,6 +40,7 @@ class TextLineTruth(_Model):
     kind: str
     text: str
     bbox: BBox
+    corners: list[Point] = Field(default_factory=list, description="as CellTruth.corners")
 
 
 class PageTruth(_Model):
@@ -44,12 +50,20 @@ class PageTruth(_Model):
     width: int
     height: int
     dpi: int
-    font: str
+    font: str = Field(description="the body text's face (a key of scangen.fonts.FACES)")
+    title_font: str = Field("", description="the title's face")
     text_lines: list[TextLineTruth] = Field(default_factory=list)
     cells: list[CellTruth] = Field(default_factory=list)
+    look: dict[str, Any] = Field(
+        default_factory=dict,
+        description="every choice behind the scan (scangen.look.Look): face, mode, seal, …",
+    )
     degradations: list[dict[str, Any]] = Field(
         default_factory=list,
-        description="applied in order; Skew turns about the page centre, counter-clockwise degrees",
+        description=(
+            "applied in order; Skew turns about the page centre, counter-clockwise degrees; "
+            "Perspective and PageCurl give their maps (scangen.geometry.map_points applies them all)"
+        ),
     )
 
     def cells_for(self, field_prefix: str) -> list[CellTruth]:

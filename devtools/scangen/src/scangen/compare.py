@@ -8,6 +8,24 @@ from selfeval.contract import Form
 
 _MEASURES = {"indicators": {"__all__": {"target_measure", "actual_measure"}}}
 
+# The numeric fields of a form (amounts, rates, weights, scores): the "figures" every check rests on.
+# Every other field is a "text" (header, goals, indicator names and values, the grade).
+FIGURES = (
+    "initial_budget",
+    "annual_budget",
+    "executed",
+    "weight",
+    "execution_rate",
+    "score",
+    "total_score",
+    "total_weight",
+)
+
+
+def is_figure(path: str) -> bool:
+    """Whether the record path (`form.funding.total.executed`, `form.indicators[2].name`) is a figure."""
+    return path.rsplit(".", 1)[-1] in FIGURES
+
 
 def form_fields(form: Form) -> dict[str, Any]:
     return form.model_dump(mode="json", exclude=_MEASURES)  # type: ignore[arg-type]

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from selfeval.contract.record import Form
 
-from .fonts import FontFamily, has_bold_face, load_font
-from .layout import PageGeometry, Span, build_table, page_geometry, wrap_text
+from .layout import STANDARD, LayoutStyle, PageGeometry, Span, build_table, page_geometry, wrap_text
 from .paginate import PlacedRow, measure_table, paginate
 from .truth import CellTruth, PageTruth, TextLineTruth
+from .typeface import Typeface, typeface
 
 INK = (20, 20, 20)
 PAPER = (255, 255, 255)
@@ -22,7 +22,9 @@ DEFAULT_YEAR = 2024
 @dataclass(frozen=True)
 class RenderOptions:
     dpi: int = 200
-    font: FontFamily = FontFamily.sans
+    face: str = "noto-sans"  # body text: a key of fonts.FACES
+    title_face: str | None = None  # the title (bold) and year line; None: the body's face
+    style: LayoutStyle = STANDARD
     # None: decide per form from `seed`, as some units print 3,900.00 and others 3900.00.
     thousands: bool | None = False
     seed: int = 0
@@ -41,7 +43,7 @@ class _Canvas:
     image: Image.Image
     draw: ImageDraw.ImageDraw
     geo: PageGeometry
-    body: ImageFont.FreeTypeFont
+    body: Typeface
     truth: PageTruth
     cells: list[CellTruth] = field(default_factory=list)
 
@@ -59,12 +61,12 @@ def render_form(
     form: Form, options: RenderOptions | None = None, form_index: int = 0, first_page: int = 1
 ) -> list[ScanPage]:
     options = options or RenderOptions()
-    geo = page_geometry(options.dpi)
-    body = load_font(options.font, geo.body_px)
+    geo = page_geometry(options.dpi, options.style)
+    body = typeface(options.face, geo.body_px)
     table = build_table(form, _thousands_for(options, form_index))
     rows = measure_table(table, body, geo)
     first = _new_canvas(geo, body, options, form_index, first_page, 1)
-    placed_pages = paginate(rows, geo, _draw_title(first, form, options.font))
+    placed_pages = paginate(rows, geo, _draw_title(first, form, options.title_face or options.face))
     canvases = [first] + [
         _new_canvas(geo, body, options, form_index, first_page + n - 1, n)
         for n in range(2, len(placed_pages) + 1)
@@ -82,7 +84,7 @@ def _thousands_for(options: RenderOptions, form_index: int) -> bool:
 
 def _new_canvas(
     geo: PageGeometry,
-    body: ImageFont.FreeTypeFont,
+    body: Typeface,
     options: RenderOptions,
     form_index: int,
     page: int,
@@ -96,36 +98,25 @@ def _new_canvas(
         width=geo.width,
         height=geo.height,
         dpi=geo.dpi,
-        font=FontFamily(options.font).value,
+        font=options.face,
+        title_font=options.title_face or options.face,
     )
     return _Canvas(image, ImageDraw.Draw(image), geo, body, truth)
 
 
-def _draw_title(canvas: _Canvas, form: Form, family: FontFamily) -> int:
-    """Title and year line; returns where the table starts."""
+def _draw_title(canvas: _Canvas, form: Form, face: str) -> int:
+    """Title (bold) and year line; returns where the table starts."""
     geo = canvas.geo
-    title_font = load_font(family, geo.title_px, bold=True)
-    stroke = 0 if has_bold_face(family) else max(1, geo.title_px // 30)  # fake bold for wqy
     y = geo.margin + geo.title_px // 2
-    _centred_line(canvas, "title", "财政项目支出绩效自评表", y, title_font, stroke)
-    year_font = load_font(family, geo.year_px)
+    _centred_line(canvas, "title", "财政项目支出绩效自评表", y, typeface(face, geo.title_px, bold=True))
     y += geo.title_px + geo.year_px
-    _centred_line(canvas, "year", f"（{form.year or DEFAULT_YEAR}年度）", y, year_font, 0)
+    _centred_line(canvas, "year", f"（{form.year or DEFAULT_YEAR}年度）", y, typeface(face, geo.year_px))
     return y + geo.year_px
 
 
-def _centred_line(
-    canvas: _Canvas, kind: str, text: str, y: int, font: ImageFont.FreeTypeFont, stroke: int
-) -> None:
-    x = canvas.geo.width // 2
-    canvas.draw.text((x, y), text, font=font, fill=INK, anchor="mm", stroke_width=stroke, stroke_fill=INK)
-    box = canvas.draw.textbbox((x, y), text, font=font, anchor="mm", stroke_width=stroke)
-    canvas.truth.text_lines.append(TextLineTruth(kind=kind, text=text, bbox=_int_box(box)))
-
-
-def _int_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
-    x0, y0, x1, y1 = box
-    return int(x0), int(y0), int(x1), int(y1)
+def _centred_line(canvas: _Canvas, kind: str, text: str, y: int, face: Typeface) -> None:
+    box = face.draw(canvas.draw, (canvas.geo.width // 2, y), text, "mm", INK)
+    canvas.truth.text_lines.append(TextLineTruth(kind=kind, text=text, bbox=box))
 
 
 def _draw_page_table(canvas: _Canvas, placed: list[PlacedRow], spans: list[Span]) -> None:
@@ -199,6 +190,6 @@ def _draw_cell(canvas: _Canvas, box: tuple[int, int, int, int], lines: list[str]
     for j, line in enumerate(lines):
         y = top + geo.line_h * (j + 0.5)
         if align == "center":
-            canvas.draw.text(((x0 + x1) / 2, y), line, font=canvas.body, fill=INK, anchor="mm")
+            canvas.body.draw(canvas.draw, ((x0 + x1) / 2, y), line, "mm", INK)
         else:
-            canvas.draw.text((x0 + geo.pad_x, y), line, font=canvas.body, fill=INK, anchor="lm")
+            canvas.body.draw(canvas.draw, (x0 + geo.pad_x, y), line, "lm", INK)

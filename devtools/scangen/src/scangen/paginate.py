@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PIL import ImageFont
-
-from .layout import Cell, PageGeometry, Row, Span, Table, wrap_text
+from .layout import Cell, Measures, PageGeometry, Row, Span, Table, wrap_text
 
 
 @dataclass
@@ -41,7 +39,7 @@ def lines_height(n_lines: int, geo: PageGeometry) -> int:
     return n_lines * geo.line_h + 2 * geo.pad_y
 
 
-def measure_table(table: Table, font: ImageFont.FreeTypeFont, geo: PageGeometry) -> list[MeasuredRow]:
+def measure_table(table: Table, font: Measures, geo: PageGeometry) -> list[MeasuredRow]:
     rows = []
     for i, row in enumerate(table.rows):
         lines = [_wrap_cell(c, font, geo) for c in row.cells]
@@ -51,13 +49,11 @@ def measure_table(table: Table, font: ImageFont.FreeTypeFont, geo: PageGeometry)
     return rows
 
 
-def _wrap_cell(cell: Cell, font: ImageFont.FreeTypeFont, geo: PageGeometry) -> list[str]:
+def _wrap_cell(cell: Cell, font: Measures, geo: PageGeometry) -> list[str]:
     return wrap_text(cell.text, font, geo.text_width(cell.col, cell.colspan), cell.field is None)
 
 
-def _grow_for_span(
-    rows: list[MeasuredRow], span: Span, font: ImageFont.FreeTypeFont, geo: PageGeometry
-) -> None:
+def _grow_for_span(rows: list[MeasuredRow], span: Span, font: Measures, geo: PageGeometry) -> None:
     """Give the span's last row the extra height the merged label needs."""
     needed = lines_height(len(wrap_text(span.text, font, geo.text_width(span.col, 1), True)), geo)
     have = sum(r.min_height for r in rows[span.first : span.last + 1])

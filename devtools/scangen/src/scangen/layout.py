@@ -8,23 +8,66 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
 
-from PIL import ImageFont
+import numpy as np
 
 from selfeval.contract.record import Form, FundingRow
 
 N_COLS = 8
 A4_MM = (210.0, 297.0)
 MARGIN_MM = 15.0
-BODY_PT = 10.5
-TITLE_PT = 16.0
-YEAR_PT = 12.0
-# Column widths in ems of the body font; the last column takes what is left of the 180 mm.
-# Columns 0 and 1 are narrow on purpose: real forms wrap 一级/二级指标 2-3 characters a line.
-COL_EMS = (2.7, 3.7, 11.0, 8.0, 6.5, 4.2, 4.2)
-LINE_SPACING = 1.3
-PAD_X_EM = 0.25
-PAD_Y_EM = 0.2
+
+
+class Measures(Protocol):
+    """What wrapping needs of a font: the advance of a string in pixels."""
+
+    def getlength(self, text: str) -> float: ...
+
+
+@dataclass(frozen=True)
+class LayoutStyle:
+    """Type sizes and the table's proportions: what differs from one unit's form to the next."""
+
+    body_pt: float = 10.5
+    title_pt: float = 16.0
+    year_pt: float = 12.0
+    # Column widths in ems of the body font; the last column takes what is left of the 180 mm.
+    # Columns 0 and 1 are narrow on purpose: real forms wrap 一级/二级指标 2-3 characters a line.
+    col_ems: tuple[float, ...] = (2.7, 3.7, 11.0, 8.0, 6.5, 4.2, 4.2)
+    line_spacing: float = 1.3
+    pad_x_em: float = 0.25
+    pad_y_em: float = 0.2
+
+
+STANDARD = LayoutStyle()
+_LAST_COLUMN_MIN_EMS = 8.0  # 偏差原因分析及改进措施 still wraps in a few lines
+_FIGURE_COLUMNS = (5, 6)  # 分值/分数 and 得分/执行率: as narrow as the standard, never narrower
+
+
+def random_style(rng: np.random.Generator) -> LayoutStyle:
+    """A unit's own form: body 9–12 pt, title 14–20 pt, columns -12 % to +15 %, rows looser or tighter."""
+    body = float(rng.choice(np.arange(9.0, 12.01, 0.5)))
+    width_ems = (A4_MM[0] - 2 * MARGIN_MM) / 25.4 * 72 / body
+    scale = rng.uniform(0.88, 1.15, size=len(STANDARD.col_ems))
+    scale[list(_FIGURE_COLUMNS)] = np.maximum(scale[list(_FIGURE_COLUMNS)], 1.0)  # 100.00 never wraps
+    ems = [max(2.5, round(float(e * k), 2)) for e, k in zip(STANDARD.col_ems, scale, strict=True)]
+    spare = width_ems - sum(ems) - _LAST_COLUMN_MIN_EMS
+    if spare < 0:  # a large body size: the text columns give the last one what it needs
+        text = sum(e for i, e in enumerate(ems) if i not in _FIGURE_COLUMNS)
+        ems = [
+            e if i in _FIGURE_COLUMNS else max(2.5, round(e + spare * e / text, 2)) for i, e in enumerate(ems)
+        ]
+    return LayoutStyle(
+        body_pt=body,
+        title_pt=float(rng.choice([14.0, 15.0, 16.0, 18.0, 20.0])),
+        year_pt=float(rng.choice([10.5, 12.0, 14.0])),
+        col_ems=tuple(ems),
+        line_spacing=round(float(rng.uniform(1.2, 1.6)), 2),
+        pad_x_em=STANDARD.pad_x_em,
+        pad_y_em=round(float(rng.uniform(0.15, 0.5)), 2),
+    )
+
 
 FUNDING_ROWS = (
     ("total", "年度资金总额："),
@@ -90,12 +133,12 @@ class PageGeometry:
         return x1 - x0 - 2 * self.pad_x
 
 
-def page_geometry(dpi: int) -> PageGeometry:
+def page_geometry(dpi: int, style: LayoutStyle = STANDARD) -> PageGeometry:
     width, height = (mm_to_px(v, dpi) for v in A4_MM)
     margin = mm_to_px(MARGIN_MM, dpi)
-    body = pt_to_px(BODY_PT, dpi)
+    body = pt_to_px(style.body_pt, dpi)
     bounds = [margin]
-    for ems in COL_EMS:
+    for ems in style.col_ems:
         bounds.append(bounds[-1] + round(ems * body))
     bounds.append(width - margin)
     return PageGeometry(
@@ -104,11 +147,11 @@ def page_geometry(dpi: int) -> PageGeometry:
         height=height,
         margin=margin,
         body_px=body,
-        title_px=pt_to_px(TITLE_PT, dpi),
-        year_px=pt_to_px(YEAR_PT, dpi),
-        line_h=round(body * LINE_SPACING),
-        pad_x=round(body * PAD_X_EM),
-        pad_y=round(body * PAD_Y_EM),
+        title_px=pt_to_px(style.title_pt, dpi),
+        year_px=pt_to_px(style.year_pt, dpi),
+        line_h=round(body * style.line_spacing),
+        pad_x=round(body * style.pad_x_em),
+        pad_y=round(body * style.pad_y_em),
         rule=max(1, round(dpi / 100)),
         col_x=tuple(bounds),
     )
@@ -268,7 +311,7 @@ _TOKEN = re.compile(r"[A-Za-z0-9.,%/*+\-]+|.", re.DOTALL)
 _NO_LINE_START = set("，。、；：？！）》」』”’,.;:)%")
 
 
-def wrap_text(text: str, font: ImageFont.FreeTypeFont, width: int, balanced: bool = False) -> list[str]:
+def wrap_text(text: str, font: Measures, width: int, balanced: bool = False) -> list[str]:
     """Greedy wrap to `width` pixels; "".join(result) == text without its newlines.
 
     `balanced` evens out line lengths, as printed labels do ("数量\n指标", not "数量指\n标").
@@ -281,7 +324,7 @@ def wrap_text(text: str, font: ImageFont.FreeTypeFont, width: int, balanced: boo
     return lines or [""]
 
 
-def _balance(text: str, lines: list[str], font: ImageFont.FreeTypeFont, width: int) -> list[str]:
+def _balance(text: str, lines: list[str], font: Measures, width: int) -> list[str]:
     per_line = -(-len(text) // len(lines))
     even = [text[i : i + per_line] for i in range(0, len(text), per_line)]
     fits = all(font.getlength(line) <= width for line in even)
@@ -290,7 +333,7 @@ def _balance(text: str, lines: list[str], font: ImageFont.FreeTypeFont, width: i
     return lines
 
 
-def _wrap_paragraph(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
+def _wrap_paragraph(text: str, font: Measures, width: int) -> list[str]:
     lines: list[str] = []
     current = ""
     for token in _TOKEN.findall(text):
@@ -305,7 +348,7 @@ def _wrap_paragraph(text: str, font: ImageFont.FreeTypeFont, width: int) -> list
     return lines
 
 
-def _break_line(current: str, token: str, font: ImageFont.FreeTypeFont, width: int, out: list[str]) -> str:
+def _break_line(current: str, token: str, font: Measures, width: int, out: list[str]) -> str:
     """End `current` before `token`; carry a character along so punctuation never starts a line."""
     if token[0] in _NO_LINE_START and len(current) > 1:
         carried = current[-1] + token
@@ -316,7 +359,7 @@ def _break_line(current: str, token: str, font: ImageFont.FreeTypeFont, width: i
     return token
 
 
-def _spill_chars(current: str, token: str, font: ImageFont.FreeTypeFont, width: int, out: list[str]) -> str:
+def _spill_chars(current: str, token: str, font: Measures, width: int, out: list[str]) -> str:
     """A token wider than the cell is broken character by character."""
     for ch in token:
         if current and font.getlength(current + ch) > width:

@@ -49,6 +49,18 @@ ACTIVITIES = (
     "项目管理",
     "服务保障",
 )
+# Held-out random forms are about other subjects, run by other units: no development draw prints them.
+HELDOUT_TOPICS = (
+    "低空经济",
+    "量子信息",
+    "海洋装备",
+    "现代农业科技",
+    "城市数字化转型",
+    "医疗器械创新",
+    "新能源汽车",
+    "碳达峰碳中和",
+)
+HELDOUT_UNITS_OF_WORK = ("上海市科技人才发展中心", "上海技术交易所", "上海市科学学研究所")
 SUFFIXES = ("项目", "工作", "专项", "综合管理与运行", "建设项目", "服务与管理")
 DEPARTMENTS = ("上海市科学技术委员会", "上海市经济和信息化委员会", "上海市教育委员会")
 UNITS_OF_WORK = ("上海科学技术交流中心", "上海市科技创业中心", "上海市科学技术情报研究所")
@@ -113,16 +125,17 @@ def grade_for(total: Decimal) -> Grade:
     return Grade.poor
 
 
-def random_form(seed: int) -> Form:
-    rng = np.random.default_rng([seed, 1601])
+def random_form(seed: int, heldout: bool = False) -> Form:
+    """A plausible form whose arithmetic holds; `heldout` forms come from their own stream and subjects."""
+    rng = np.random.default_rng([seed, 1601, 2] if heldout else [seed, 1601])
     funding = _random_funding(rng)
     indicators = _random_indicators(rng)
     total_score = funding.total.score + sum((i.score for i in indicators), Decimal("0.00"))
     return Form(
         year=2024,
-        project_name=_project_name(rng),
+        project_name=_project_name(rng, HELDOUT_TOPICS if heldout else TOPICS),
         department=str(rng.choice(DEPARTMENTS)),
-        implementing_unit=str(rng.choice(UNITS_OF_WORK)),
+        implementing_unit=str(rng.choice(HELDOUT_UNITS_OF_WORK if heldout else UNITS_OF_WORK)),
         funding=funding,
         goals=[_random_goal(rng) for _ in range(int(rng.choice([1, 1, 1, 2, 3, 4])))],
         indicators=indicators,
@@ -132,8 +145,8 @@ def random_form(seed: int) -> Form:
     )
 
 
-def _project_name(rng: np.random.Generator) -> str:
-    parts = [str(rng.choice(TOPICS)), str(rng.choice(SUFFIXES))]
+def _project_name(rng: np.random.Generator, topics: tuple[str, ...]) -> str:
+    parts = [str(rng.choice(topics)), str(rng.choice(SUFFIXES))]
     if rng.random() < 0.4:
         parts.insert(0, str(rng.choice(PLACES)))
     if rng.random() < 0.2:
