@@ -16,6 +16,8 @@ import cv2
 import numpy as np
 
 INK_THRESHOLD = 180
+NOISY = 5.0
+"""paper grain (grey levels, after smoothing) above which a page is denoised before it is read"""
 """grey level (0–255) below which a cleaned pixel counts as ink"""
 
 
@@ -65,17 +67,23 @@ def ink_map(grey: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class InkLevels:
+    """A page's paper, the grain of its paper and its darkest print, in grey levels."""
+
     paper: float
     noise: float
+    """the paper's grain (robust standard deviation) on the smoothed page"""
     ink: float
 
     @property
     def weak(self) -> float:
+        """Smoothed pixels darker than this may be ink: grain almost never reaches so far."""
         return self.paper - max(5 * self.noise, 18.0)
 
     @property
     def strong(self) -> float:
-        return self.paper - max(8 * self.noise, 40.0)
+        """A stroke holds at least one pixel darker than this as scanned (a hairline of 宋体 print
+        included); stray grain and the halo of a seal rarely do."""
+        return self.paper - max(16 * self.noise, 40.0)
 
 
 def smoothed(grey: np.ndarray) -> np.ndarray:
@@ -83,7 +91,7 @@ def smoothed(grey: np.ndarray) -> np.ndarray:
 
 
 def ink_levels(grey: np.ndarray) -> InkLevels:
-    """Paper, noise and ink of a page, measured on its smoothed pixels (as the ink map sees them)."""
+    """Paper, grain and ink of a page, measured on its smoothed pixels (as the ink map sees them)."""
     sample = smoothed(grey)[::3, ::3]
     paper = float(np.median(sample))
     bright = sample[sample >= paper - 40].astype(np.float32)
@@ -94,15 +102,16 @@ def ink_levels(grey: np.ndarray) -> InkLevels:
 
 
 def hysteresis_ink(grey: np.ndarray, levels: InkLevels) -> np.ndarray:
+    """The page's ink: connected runs of possible ink that hold a sure dark pixel, each at its true
+    width (half way between the paper and the darkest ink nearby, so a stroke is as wide whether bold
+    and black or thin and faint, and the blur halo around bold print is not ink)."""
     smooth = smoothed(grey)
     weak = (smooth < levels.weak).astype(np.uint8)
-    strong = smooth < levels.strong
+    strong = grey < levels.strong
     count, labels = cv2.connectedComponents(weak, connectivity=8)
     keep = np.zeros(count, dtype=bool)
     keep[np.unique(labels[strong])] = True
     keep[0] = False
-    # Half way between the paper and the darkest ink nearby: a stroke keeps its true width whether
-    # it is bold and black or thin and faint, and the blur halo around bold print is not ink.
     darkest = cv2.erode(smooth, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
     core = smooth.astype(np.int16) * 2 < darkest.astype(np.int16) + int(levels.paper)
     return np.where(keep[labels] & core, np.uint8(255), np.uint8(0))
@@ -174,10 +183,26 @@ def rotate(grey: np.ndarray, degrees: float) -> np.ndarray:
     )
 
 
+def softened_if_bilevel(grey: np.ndarray, dpi: int) -> np.ndarray:
+    """A black-and-white scan (every pixel black or white) made grey again by a blur of about its
+    dot size: dithered ink (a seal, a photo-mode page) turns into the grey it stood for, print keeps
+    dark cores, and the recogniser meets the soft edges it was trained on."""
+    sample = grey[::4, ::4]
+    between = np.count_nonzero((sample > 20) & (sample < 235))
+    if between > 0.002 * sample.size:
+        return grey
+    return cv2.GaussianBlur(grey, (0, 0), 0.6 * dpi / 200)
+
+
 def clean_page(bgr: np.ndarray, dpi: int, min_skew: float = 0.05) -> CleanPage:
     """The whole clean-up: colour ink out, background flat, levels stretched, page straightened."""
-    flat = flatten_background(drop_colour_ink(bgr), dpi)
+    flat = flatten_background(softened_if_bilevel(drop_colour_ink(bgr), dpi), dpi)
     levels = ink_levels(flat)
+    if levels.noise > NOISY:
+        # Grain, specks and dither dots are single pixels or pairs; strokes are wider. A median of
+        # each pixel's neighbours takes the first away and keeps the second.
+        flat = cv2.medianBlur(flat, 3)
+        levels = ink_levels(flat)
     skew = estimate_skew(hysteresis_ink(flat, levels), dpi)
     if abs(skew) >= min_skew:
         flat = rotate(flat, -skew)
@@ -188,15 +213,18 @@ def clean_page(bgr: np.ndarray, dpi: int, min_skew: float = 0.05) -> CleanPage:
     return CleanPage(grey=grey, ink=ink, skew_degrees=round(skew, 3))
 
 
-def without_border_bands(ink: np.ndarray, min_share: float = 0.2, reach: float = 0.03) -> np.ndarray:
-    """Ink at the edge of the image (within 3 % of it: turning the page straight moves it in a little)
-    along a fifth of it or more is the scanner's edge or the shadow of the lid, never print."""
+def without_border_bands(
+    ink: np.ndarray, min_share: float = 0.2, reach: float = 0.03, max_depth: float = 0.1
+) -> np.ndarray:
+    """A band of ink along an edge of the image (reaching within 3 % of it: turning the page straight
+    moves it in a little), a fifth of the edge long or more and shallow, is the scanner's edge or the
+    shadow of the lid, never print. A table that comes near an edge is deep: it stays."""
     _, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     h, w = ink.shape
     x, y, bw, bh = (stats[:, i] for i in range(4))
     near_x, near_y = reach * w, reach * h
-    along_x = (bw >= min_share * w) & ((y <= near_y) | (y + bh >= h - near_y))
-    along_y = (bh >= min_share * h) & ((x <= near_x) | (x + bw >= w - near_x))
+    along_x = (bw >= min_share * w) & (bh <= max_depth * h) & ((y <= near_y) | (y + bh >= h - near_y))
+    along_y = (bh >= min_share * h) & (bw <= max_depth * w) & ((x <= near_x) | (x + bw >= w - near_x))
     band = along_x | along_y
     band[0] = False
     if not band.any():

@@ -107,21 +107,46 @@ def _border(curves: list[Curve], left: bool, slack: float) -> Curve | None:
     return Curve(np.polyfit(along, across, degree), float(along.min()), float(along.max()))
 
 
+def _within(column: Curve, rows: list[Curve], slack: float) -> bool:
+    """Whether a vertical ruling stands between the ends of the table's horizontal rulings (a stroke
+    out in the margin, a scanner's edge, is no border of the table)."""
+    if not rows:
+        return False
+    x = float(column.at((column.lo + column.hi) / 2))
+    return min(r.lo for r in rows) - slack <= x <= max(r.hi for r in rows) + slack
+
+
+@dataclass(frozen=True)
+class TableShape:
+    """The curves of a page's table: its long horizontal rulings and its left and right borders."""
+
+    rows: list[Curve]
+    left: Curve | None
+    right: Curve | None
+
+    @property
+    def bend(self) -> float:
+        """How far, at worst, a ruling strays from straight (rows) or upright (borders), in pixels."""
+        curves = [*self.rows, *(border for border in (self.left, self.right) if border is not None)]
+        return max((curve.bend() for curve in curves), default=0.0)
+
+
+def table_shape(rulings: Rulings, width: int, dpi: int) -> TableShape:
+    rows = horizontal_curves(rulings.horizontal, max(dpi, width // 4))
+    columns = [c for c in vertical_curves(rulings.vertical, max(20, dpi // 4)) if _within(c, rows, dpi / 10)]
+    return TableShape(rows, _border(columns, True, dpi / 10), _border(columns, False, dpi / 10))
+
+
 def dewarp(clean: CleanPage, rulings: Rulings, dpi: int) -> tuple[CleanPage, Rulings]:
     """The page with its rulings straight, and its rulings found again; unchanged if they were."""
     height, width = clean.grey.shape
-    rows = horizontal_curves(rulings.horizontal, max(dpi, width // 4))
-    columns = vertical_curves(rulings.vertical, max(20, dpi // 4))
-    left, right = _border(columns, True, dpi / 10), _border(columns, False, dpi / 10)
-    bends = [curve.bend() for curve in rows]
-    bends += [border.bend() for border in (left, right) if border is not None]
-    if not bends or max(bends) < MIN_BEND_PX:
+    shape = table_shape(rulings, width, dpi)
+    if shape.bend < MIN_BEND_PX:
         return clean, rulings
-    map_x, map_y = _source_maps(rows, left, right, width, height)
-    grey = cv2.remap(
-        clean.grey, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=255
-    )
-    ink = cv2.remap(clean.ink, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    map_x, map_y = _source_maps(shape.rows, shape.left, shape.right, width, height)
+    paper = {"borderMode": cv2.BORDER_CONSTANT}
+    grey = cv2.remap(clean.grey, map_x, map_y, cv2.INTER_LINEAR, borderValue=255, **paper)
+    ink = cv2.remap(clean.ink, map_x, map_y, cv2.INTER_LINEAR, borderValue=0, **paper)
     ink = np.where(ink >= 128, np.uint8(255), np.uint8(0))
     return replace(clean, grey=grey, ink=ink), ruling_masks(ink, dpi)
 

@@ -74,17 +74,24 @@ class Rulings:
 def ruling_masks(ink: np.ndarray, dpi: int) -> Rulings:
     """Strokes longer than any character stroke, bridged over small breaks from noise.
 
-    Vertical rulings can be as short as the lowest row (~0.25 in), so their run is shorter.
+    Vertical rulings can be as short as the lowest row (~0.25 in), so their run is shorter. A ruling
+    of a page that is not flat is a little tilted or bent; thickened across its length first, it
+    still holds a straight run (the ruling's own pixels are kept, not the thickening).
     """
     gap = max(3, dpi // 50)
-    horizontal = _line_mask(ink, (max(30, int(dpi * 0.3)), 1), (gap, 1))
-    vertical = _line_mask(ink, (1, max(24, int(dpi * 0.2))), (1, gap))
+    across = max(1, dpi // 100)
+    horizontal = _line_mask(ink, (max(30, int(dpi * 0.3)), 1), (gap, 1), (1, 2 * across + 1))
+    vertical = _line_mask(ink, (1, max(24, int(dpi * 0.2))), (1, gap), (2 * across + 1, 1))
     return Rulings(horizontal, vertical)
 
 
-def _line_mask(ink: np.ndarray, run: tuple[int, int], gap: tuple[int, int]) -> np.ndarray:
+def _line_mask(
+    ink: np.ndarray, run: tuple[int, int], gap: tuple[int, int], thicken: tuple[int, int]
+) -> np.ndarray:
     closed = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, gap))
-    return cv2.morphologyEx(closed, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, run))
+    thick = cv2.dilate(closed, cv2.getStructuringElement(cv2.MORPH_RECT, thicken))
+    runs = cv2.morphologyEx(thick, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, run))
+    return cv2.bitwise_and(runs, closed)
 
 
 def find_grids(rulings: Rulings, dpi: int) -> list[Grid]:

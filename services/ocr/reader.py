@@ -237,7 +237,8 @@ class OcrEngine:
             rulings = rulings or ruling_masks(clean.ink, dpi)
             grids = find_grids(rulings, dpi)
         with watch.stage("lines"):
-            blobs = find_blobs(clean.ink, rulings.of_tables(grids), dpi)
+            table_rulings = rulings.of_tables(grids)
+            blobs = find_blobs(clean.ink, table_rulings, dpi)
         if not grids and self.settings.use_slanet:
             with watch.stage("slanet"):
                 grids = self._slanet_grids(clean, blobs, dpi)
@@ -245,8 +246,9 @@ class OcrEngine:
             lines = lines_by_region(blobs, grids, clean.grey.shape, dpi)
             pieces = _flatten(lines)
             dashes = [lone_dash(piece, blobs, lines.line_height) for piece in pieces]
+            text = without_rulings(clean.grey, table_rulings)
             crops = [
-                crop_line(clean.grey, blobs, p, lines.line_height)
+                crop_line(text, blobs, p, lines.line_height)
                 for p, d in zip(pieces, dashes, strict=True)
                 if not d
             ]
@@ -258,6 +260,12 @@ class OcrEngine:
             return []
         grid = grid_from_slanet(self.table_model(), clean.grey, region)
         return [grid] if grid is not None else []
+
+
+def without_rulings(grey: np.ndarray, rulings: np.ndarray) -> np.ndarray:
+    """The grey page with the rulings (and their soft edges) turned to paper, for cropping text."""
+    widened = cv2.dilate(rulings, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5)))
+    return np.where(widened > 0, np.uint8(255), grey)
 
 
 def tabular_block(blobs: Blobs) -> tuple[int, int, int, int] | None:

@@ -26,6 +26,8 @@ MIN_RING_SCORE = 0.07
 MIN_COARSE_COVERAGE = 0.75
 """share of directions with ink on the ring at the coarse search, before a closer look"""
 """ink density on the ring minus that just inside or outside it, at the coarse search"""
+MAX_PRINT_TAKEN = 0.05
+"""a darkness that would take this share of the page's print elsewhere for seal does not tell them apart"""
 SOLID_RING_DENSITY, DOTTED_RING_DENSITY = 0.3, 0.2
 """share of the ring band inked: a ring inked this much must stand out from the bands just inside and
 outside it 1.5 times (solid), a sparser one (dotted, faded) 3 times"""
@@ -54,8 +56,11 @@ def _ring_kernel(radius: float, width: float) -> np.ndarray:
     return kernel / kernel.sum()
 
 
-def find_seals(text_ink: np.ndarray, dpi: int, limit: int = 2) -> list[Seal]:
-    """Round seals on a page, from its ink with the rulings taken out."""
+def find_seals(
+    text_ink: np.ndarray, dpi: int, rulings: np.ndarray | None = None, limit: int = 2
+) -> list[Seal]:
+    """Round seals on a page, from its ink with the rulings taken out (`rulings`, where given, only
+    close the ring where it runs along one)."""
     factor = max(1, round(dpi / COARSE_DPI))
     small = (
         cv2.resize(
@@ -90,7 +95,8 @@ def find_seals(text_ink: np.ndarray, dpi: int, limit: int = 2) -> list[Seal]:
         near = np.arange(max(MIN_RADIUS_MM, radius_mm - 6), min(MAX_RADIUS_MM, radius_mm + 6) + 0.01, 1.0)
         if max(_coarse_coverage(small, x, y, r * mm, band) for r in near) < MIN_COARSE_COVERAGE:
             continue  # ink in some directions only: text or rulings a circle crosses, not a ring
-        seal = _refine(text_ink, (x + 0.5) * factor, (y + 0.5) * factor, radius_mm * dpi / 25.4, dpi, factor)
+        centre = ((x + 0.5) * factor, (y + 0.5) * factor)
+        seal = _refine(text_ink, rulings, centre, radius_mm * dpi / 25.4, dpi, factor)
         if seal is not None:
             seals.append(seal)
     return seals
@@ -129,8 +135,16 @@ class RingEvidence:
         return self.coverage >= MIN_COVERAGE and (solid or dotted)
 
 
-def _refine(ink: np.ndarray, cx: float, cy: float, radius: float, dpi: int, slack: int) -> Seal | None:
+def _refine(
+    ink: np.ndarray,
+    rulings: np.ndarray | None,
+    centre: tuple[float, float],
+    radius: float,
+    dpi: int,
+    slack: int,
+) -> Seal | None:
     """The seal's exact centre and radius near a coarse hit, or None when there is no sharp ring."""
+    cx, cy = centre
     mm = dpi / 25.4
     lo = max(MIN_RADIUS_MM * mm - 2 * mm, radius - 6 * mm)
     hi = min(MAX_RADIUS_MM * mm + 2 * mm, radius + 6 * mm)
@@ -141,6 +155,8 @@ def _refine(ink: np.ndarray, cx: float, cy: float, radius: float, dpi: int, slac
     if xs.size == 0:
         return None
     xs, ys = xs.astype(np.float32) + x0, ys.astype(np.float32) + y0
+    along = np.nonzero(rulings[y0:y1, x0:x1]) if rulings is not None else (np.array([]), np.array([]))
+    ruling_ys, ruling_xs = along[0].astype(np.float32) + y0, along[1].astype(np.float32) + x0
     edges = np.arange(lo - 4 * mm, hi + 4 * mm + 1, 1.0)
     window = max(3, round(1.2 * mm))
     best: tuple[float, float, float] | None = None
@@ -158,16 +174,25 @@ def _refine(ink: np.ndarray, cx: float, cy: float, radius: float, dpi: int, slac
                 best = (peak, cx + dx, cy + dy)
     assert best is not None
     _, px, py = best
-    evidence = ring_evidence(xs, ys, px, py, edges, lo, hi, mm)
+    evidence = ring_evidence(xs, ys, px, py, edges, lo, hi, mm, (ruling_xs, ruling_ys))
     if evidence is None or not evidence.is_seal:
         return None
     return Seal(px, py, evidence.radius, evidence.width)
 
 
 def ring_evidence(
-    xs: np.ndarray, ys: np.ndarray, px: float, py: float, edges: np.ndarray, lo: float, hi: float, mm: float
+    xs: np.ndarray,
+    ys: np.ndarray,
+    px: float,
+    py: float,
+    edges: np.ndarray,
+    lo: float,
+    hi: float,
+    mm: float,
+    rulings: tuple[np.ndarray, np.ndarray],
 ) -> RingEvidence | None:
-    """The ring around (px, py): its radius and width from the radial ink profile, and how it stands out."""
+    """The ring around (px, py): its radius and width from the radial ink profile, and how it stands
+    out. Where the ring runs along a ruling its ink went with the ruling: there the ruling counts."""
     distance = np.hypot(xs - px, ys - py)
     counts, _ = np.histogram(distance, edges)
     radii = edges[:-1] + 0.5
@@ -192,7 +217,14 @@ def ring_evidence(
         ring_area = np.pi * (stop**2 - start**2)
         return float(((distance >= start) & (distance < stop)).sum() / max(ring_area, 1.0))
 
-    angles = np.arctan2(ys[band] - py, xs[band] - px)
+    ruling_distance = np.hypot(rulings[0] - px, rulings[1] - py)
+    on_ruling = (ruling_distance >= radius - width / 2) & (ruling_distance <= radius + width / 2)
+    angles = np.concatenate(
+        [
+            np.arctan2(ys[band] - py, xs[band] - px),
+            np.arctan2(rulings[1][on_ruling] - py, rulings[0][on_ruling] - px),
+        ]
+    )
     sectors = np.unique(((angles + np.pi) / (2 * np.pi) * 72).astype(np.int32) % 72)
     return RingEvidence(
         radius=radius,
@@ -235,7 +267,7 @@ def seal_ink(grey: np.ndarray, ink: np.ndarray, seals: list[Seal], dpi: int) -> 
     for seal in seals:
         discs |= seal.disc(ink.shape, margin=seal.ring_width) > 0
     elsewhere = (ink > 0) & ~discs
-    print_levels = [float(np.median(view[elsewhere])) if elsewhere.any() else 0.0 for view in views]
+    prints = [view[elsewhere] if elsewhere.any() else np.zeros(1, np.uint8) for view in views]
     for seal in seals:
         disc = seal.disc(ink.shape, margin=seal.ring_width) > 0
         here = disc & (ink > 0)
@@ -243,7 +275,9 @@ def seal_ink(grey: np.ndarray, ink: np.ndarray, seals: list[Seal], dpi: int) -> 
         cv2.circle(ring, (round(seal.x), round(seal.y)), round(seal.radius), 255, round(seal.ring_width))
         on_ring = (ring > 0) & (ink > 0)
         taken[on_ring] = 255
-        splits = [(_split(view[here], level), view) for view, level in zip(views, print_levels, strict=True)]
+        splits = [
+            (_split(view[here], page_print), view) for view, page_print in zip(views, prints, strict=True)
+        ]
         usable = [(split, view) for split, view in splits if split is not None]
         if usable:
             (threshold, _), view = max(usable, key=lambda item: item[0][1])
@@ -252,12 +286,44 @@ def seal_ink(grey: np.ndarray, ink: np.ndarray, seals: list[Seal], dpi: int) -> 
             paper[lighter] = 255
         else:
             paper[on_ring] = 255
+        dots = _stray_dots(disc & (ink > 0) & (taken == 0), dpi)
+        taken[dots] = 255
+        paper[cv2.dilate(dots.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0] = 255
     return SealInk(taken, paper)
 
 
-def _split(values: np.ndarray, print_level: float) -> tuple[int, float] | None:
-    """A darkness half way between the print's (as elsewhere on the page) and the seal's (the bulk of the
-    lighter ink in the seal), with how far apart the two are; None when they are not clearly apart."""
+def _stray_dots(left: np.ndarray, dpi: int) -> np.ndarray:
+    """Specks in a seal that sit beside no print: what is left of a dotted or mottled seal.
+
+    A speck level with a character next to it (a decimal point, the dot of a 。) is kept.
+    """
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(left.astype(np.uint8), connectivity=8)
+    x, y, w, h, area = (stats[:, i].astype(np.int64) for i in range(5))
+    speck = area <= (dpi / 100) ** 2 * 6
+    print_like = ~speck & (h >= dpi // 20)
+    reach = dpi // 8  # about a character's width
+    stray = np.zeros(count, dtype=bool)
+    for i in np.nonzero(speck)[0]:
+        if i == 0:
+            continue
+        cy = y[i] + h[i] / 2
+        beside = (
+            print_like
+            & (x - reach <= x[i] + w[i])
+            & (x[i] <= x + w + reach)
+            & (y - h * 0.3 <= cy)
+            & (cy <= y + h * 1.3)
+        )
+        stray[i] = not beside.any()
+    return stray[labels]
+
+
+def _split(values: np.ndarray, page_print: np.ndarray) -> tuple[int, float] | None:
+    """A darkness between the print's (as elsewhere on the page) and the seal's (the bulk of the
+    lighter ink in the seal), with how far apart the two are; None when they are not clearly apart, or
+    when the page's own print is not clearly darker than it (thin 1-bit print, smoothed, is as grey as
+    a dotted seal: a split there would take print away)."""
+    print_level = float(np.median(page_print))
     lighter = values[values > print_level + 40]
     if values.size < 50 or lighter.size < 50:
         return None
@@ -266,7 +332,9 @@ def _split(values: np.ndarray, print_level: float) -> tuple[int, float] | None:
     # Nearer the seal than the print: print under a seal is often a little lighter than elsewhere, and
     # taking print away costs more than leaving a seal speck.
     threshold = print_level + 0.7 * apart
-    return (int(threshold), apart) if apart >= 45 else None
+    if apart < 45 or float(np.mean(page_print > threshold)) > MAX_PRINT_TAKEN:
+        return None
+    return int(threshold), apart
 
 
 def without_seals(clean: CleanPage, rulings: Rulings, dpi: int) -> tuple[CleanPage, Rulings, list[Seal]]:
@@ -275,8 +343,8 @@ def without_seals(clean: CleanPage, rulings: Rulings, dpi: int) -> tuple[CleanPa
     A thick ring holds straight runs as long as a short ruling, so rulings are found again once it is
     gone; the true rulings it crossed are kept whole (they run on beyond the seal).
     """
-    text_ink = cv2.bitwise_and(clean.ink, cv2.bitwise_not(rulings.both))
-    seals = find_seals(text_ink, dpi)
+    both = rulings.both
+    seals = find_seals(cv2.bitwise_and(clean.ink, cv2.bitwise_not(both)), dpi, both)
     if not seals:
         return clean, rulings, seals
     found = seal_ink(clean.grey, clean.ink, seals, dpi)

@@ -192,7 +192,9 @@ def _ends_with_low_mark(blobs: Blobs, line: LineBox) -> bool:
 
 
 def crop_line(grey: np.ndarray, blobs: Blobs, line: LineBox, line_height: float) -> np.ndarray:
-    """The line's pixels with everything that is not its own ink (specks, seal residue) whitened.
+    """The line's grey pixels, with the ink of everything else (a neighbouring line, specks, what is
+    left of a seal) whitened. Grey that is no blob at all stays: a decimal point or a hairline too
+    faint for the ink map is still there for the recogniser to see.
 
     A crop is never less tall than a typical line, so a lone "-" or "." keeps its true size.
     """
@@ -208,9 +210,11 @@ def crop_line(grey: np.ndarray, blobs: Blobs, line: LineBox, line_height: float)
         pad_x, pad_right = max(pad_x, round(h * 0.6)), max(pad_right, round(h * 0.6))
     top, left = max(0, y0 - pad_y), max(0, x0 - pad_x)
     bottom, right = min(grey.shape[0], y1 + pad_y), min(grey.shape[1], x1 + pad_right)
-    own = np.isin(blobs.labels[top:bottom, left:right], line.labels).astype(np.uint8)
+    labels = blobs.labels[top:bottom, left:right]
+    own = np.isin(labels, line.labels).astype(np.uint8)
     own = cv2.dilate(own, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
-    crop = np.where(own > 0, grey[top:bottom, left:right], np.uint8(255))
+    others = cv2.dilate(((labels > 0) & (own == 0)).astype(np.uint8), np.ones((3, 3), np.uint8))
+    crop = np.where((others > 0) & (own == 0), np.uint8(255), grey[top:bottom, left:right])
     return cv2.copyMakeBorder(
         crop,
         pad_y - (y0 - top),

@@ -48,6 +48,7 @@ _DIGIT_LOOKALIKES = str.maketrans(
 _DASHES = {"-", "－", "—", "–", "一", "二", "_", "~", "、", "·", ".", "一一", "--"}
 _AMOUNT = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 _TWO_DECIMALS = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)\.\d{2}")
+_DECIMAL_COMMA = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+),\d{2}")
 
 
 def normalize_text(text: str) -> str:
@@ -174,6 +175,10 @@ def read_number(raw: str) -> NumericReading:
     if text in _DASHES:
         return NumericReading(None, ok=True)
     repaired_text = text.translate(_DIGIT_LOOKALIKES)
+    if _DECIMAL_COMMA.fullmatch(repaired_text):
+        # A thousands comma has three digits after it; before the last two digits a comma is the
+        # decimal point (read as a comma when a speck touches it, or written so).
+        repaired_text = repaired_text[:-3] + "." + repaired_text[-2:]
     repaired = repaired_text != text
     if _AMOUNT.fullmatch(repaired_text):
         return NumericReading(_decimal(repaired_text), ok=True, repaired=repaired)

@@ -1,0 +1,64 @@
+"""The ink map keeps what a person sees as print, at its true width, and nothing else."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from services.ocr.cleanup import clean_page, drop_colour_ink, without_border_bands
+
+DPI = 200
+
+
+def paper(seed: int = 0, level: float = 238.0, noise: float = 3.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.clip(rng.normal(level, noise, (800, 600)), 0, 255)
+
+
+def as_bgr(grey: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(np.clip(grey, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+
+
+def with_print(page: np.ndarray) -> np.ndarray:
+    """Some ordinary dark print, so the page has an ink level of its own."""
+    for row in range(5):
+        cv2.putText(page, "TOTAL 2024", (40, 80 + 60 * row), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 30, 3)
+    return page
+
+
+def test_a_thin_faint_stroke_is_ink_and_paper_noise_is_not() -> None:
+    page = with_print(paper())
+    page[600, 100:500] = 175  # a hairline of a 宋体 figure at 200 dpi: one pixel, light grey
+    page[650:700, 300] = 175
+    ink = clean_page(as_bgr(page), DPI).ink > 0
+    assert ink[598:603, 110:490].any(axis=0).mean() > 0.95
+    assert ink[655:695, 298:303].any(axis=1).mean() > 0.95
+    blank = ink[720:790, 20:580]
+    assert blank.sum() == 0
+
+
+def test_bold_print_keeps_its_width_and_not_its_blur() -> None:
+    page = with_print(paper())
+    page[600:606, 100:500] = 20  # a 6-pixel bar
+    page = cv2.GaussianBlur(page.astype(np.float32), (0, 0), 1.2)
+    ink = clean_page(as_bgr(page), DPI).ink > 0
+    thickness = ink[580:630, 200:400].sum(axis=0)
+    assert np.all(np.abs(thickness - 6) <= 1), set(thickness.tolist())
+
+
+def test_red_and_blue_ink_fade_and_black_print_over_them_stays() -> None:
+    page = as_bgr(with_print(paper()))
+    cv2.circle(page, (300, 600), 120, (40, 40, 210), 12)  # a red ring (BGR)
+    cv2.line(page, (100, 700), (500, 720), (200, 60, 40), 4)  # blue pen
+    cv2.line(page, (150, 600), (450, 600), (20, 20, 20), 4)  # black print across the ring
+    grey = drop_colour_ink(page)
+    assert grey[600 - 120, 300] > 230 and grey[710, 300] > 230
+    assert grey[600, 180] < 60  # where the black line crosses the ring
+
+
+def test_the_scanner_edge_along_the_border_is_not_ink() -> None:
+    page = with_print(paper())
+    page[:, :14] = 120  # the lid's shadow down the left edge
+    ink = np.where(clean_page(as_bgr(page), DPI).ink > 0, np.uint8(255), np.uint8(0))
+    assert not (without_border_bands(ink)[:, :20] > 0).any()
+    assert (without_border_bands(ink)[60:400, 30:400] > 0).any()  # the print stays

@@ -1,0 +1,94 @@
+"""Seals without colour are found by their ring and taken out; the print under them stays.
+
+Pages come from the scan generator with every choice fixed but the seal, so a page drawn with a seal
+and the same page drawn without one differ only by the seal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from scangen import scan_forms
+from scangen.fixtures import REAL_FORMS, load_fixture
+from services.ocr.cleanup import CleanPage, clean_page
+from services.ocr.grid import ruling_masks
+from services.ocr.seal import Seal, find_seals, without_seals
+
+FORM = load_fixture(REAL_FORMS[1]).form  # one page: the seal lands on it whatever its place
+FLAT = {"skew_degrees": 0.0, "curl": 0.0, "perspective": 0.0, "signature": False, "bilevel": "threshold"}
+
+
+def last_page(**look: Any) -> tuple[CleanPage, Any]:
+    page = scan_forms([FORM], quality="office", seed=4, **FLAT, **look)[-1]
+    bgr = np.ascontiguousarray(np.array(page.image.convert("RGB"))[:, :, ::-1])
+    return clean_page(bgr, page.truth.dpi), page.truth
+
+
+def placed_seal(truth: Any) -> tuple[float, float, float]:
+    seal = next(d for d in truth.degradations if d["kind"] == "Seal" and d.get("placed"))
+    x0, y0, x1, y1 = seal["bbox"]
+    return (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2
+
+
+def seals_on(clean: CleanPage) -> list[Seal]:
+    rulings = ruling_masks(clean.ink, 200).both
+    return find_seals(cv2.bitwise_and(clean.ink, cv2.bitwise_not(rulings)), 200, rulings)
+
+
+@pytest.mark.parametrize(
+    ("mode", "seal", "place"),
+    [
+        ("grey", "grey", "total_score"),
+        ("grey", "red", "grade"),  # a red seal scanned grey is mid-grey
+        ("bw", "bw", "total_score"),  # a dotted ring
+        ("bw", "bw", "figures"),
+        ("colour", "grey", "funding"),
+    ],
+)
+def test_a_seal_without_colour_is_found_where_it_was_stamped(mode: str, seal: str, place: str) -> None:
+    clean, truth = last_page(mode=mode, seal=seal, seal_at=place)
+    x, y, radius = placed_seal(truth)
+    found = seals_on(clean)
+    assert len(found) == 1, found
+    assert np.hypot(found[0].x - x, found[0].y - y) < 0.2 * radius
+    assert abs(found[0].radius - radius) < 0.2 * radius
+
+
+@pytest.mark.parametrize("mode", ["colour", "grey", "bw"])
+@pytest.mark.parametrize("font", ["song", "kai", "hei"])
+def test_no_seal_is_found_on_a_page_without_one(mode: str, font: str) -> None:
+    clean, _ = last_page(mode=mode, seal="none", font=font)
+    assert seals_on(clean) == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "seal", "most_left"),
+    [
+        ("grey", "grey", 0.25),
+        ("grey", "red", 0.25),
+        # A dotted 1-bit seal is as black as the print: its ring goes, its star and letters stay.
+        ("bw", "bw", 0.6),
+    ],
+)
+def test_the_seal_leaves_the_ink_and_the_print_under_it_stays(mode: str, seal: str, most_left: float) -> None:
+    sealed, truth = last_page(mode=mode, seal=seal, seal_at="total_score")
+    unsealed, _ = last_page(mode=mode, seal="none", seal_at="total_score")
+    x, y, radius = placed_seal(truth)
+    disc = np.zeros(sealed.ink.shape, dtype=np.uint8)
+    cv2.circle(disc, (round(x), round(y)), round(radius * 1.1), 255, -1)
+    inside = disc > 0
+
+    cleaned, _, seals = without_seals(sealed, ruling_masks(sealed.ink, 200), 200)
+    assert len(seals) == 1
+    print_ink = (unsealed.ink > 0) & inside
+    left = (cleaned.ink > 0) & inside
+    stamped = ((sealed.ink > 0) & inside & ~print_ink).sum()
+    kept = (left & print_ink).sum() / print_ink.sum()
+    seal_left = (left & ~print_ink).sum() / stamped
+    print(f"\n{mode}/{seal}: print kept {kept:.1%}, seal ink left {seal_left:.1%} of {stamped} px")
+    assert kept >= 0.9
+    assert seal_left <= most_left
