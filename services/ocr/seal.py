@@ -28,9 +28,9 @@ MIN_COARSE_COVERAGE = 0.75
 """ink density on the ring minus that just inside or outside it, at the coarse search"""
 MAX_PRINT_TAKEN = 0.05
 """a darkness that would take this share of the page's print elsewhere for seal does not tell them apart"""
-SOLID_RING_DENSITY, DOTTED_RING_DENSITY = 0.3, 0.2
-"""share of the ring band inked: a ring inked this much must stand out from the bands just inside and
-outside it 1.5 times (solid), a sparser one (dotted, faded) 3 times"""
+RING_RULES = ((0.28, 1.8, 2.9), (0.25, 1.4, 2.2), (0.2, 3.0, 3.5))
+"""(least density, least standing out, widest band in mm): a ring meeting any of them is a seal's"""
+DOTTED_RING_DENSITY = 0.2
 MIN_COVERAGE = 0.85
 """share of directions from the centre in which the ring shows ink"""
 
@@ -81,7 +81,9 @@ def find_seals(
     best_score = np.full(small.shape, -1.0, dtype=np.float32)
     best_radius = np.zeros(small.shape, dtype=np.float32)
     for i in range(2, len(radii_mm) - 2):
-        score = on[i] - np.maximum(on[i - 2], on[i + 2])
+        # Just outside a seal's ring there is only what the seal was stamped on; just inside run its
+        # letters, so the band inside counts for half.
+        score = on[i] - np.maximum(0.5 * on[i - 2], on[i + 2])
         better = score > best_score
         best_score[better] = score[better]
         best_radius[better] = radii_mm[i]
@@ -124,15 +126,22 @@ class RingEvidence:
     """share of the bands just inside and outside the ring inked"""
     coverage: float
     """share of directions from the centre in which the ring shows ink"""
+    pixels_per_mm: float
 
     @property
     def is_seal(self) -> bool:
-        # Text and rulings a circle happens to cross cover some directions densely and leave others
-        # bare; a stamped ring, even dotted or faded in places, shows ink nearly all the way round.
+        """Text and rulings a circle happens to cross cover some directions densely and leave others
+        bare, and make no sharp band; a stamped ring, even dotted or faded in places, shows ink nearly
+        all the way round, in a band 1–3 mm wide that stands out from either side of it. The sparser
+        the band, the more it must stand out."""
+        if self.coverage < MIN_COVERAGE:
+            return False
         standing_out = self.density / max(self.inside, self.outside, 1e-3)
-        solid = self.density >= SOLID_RING_DENSITY and standing_out >= 1.5
-        dotted = self.density >= DOTTED_RING_DENSITY and standing_out >= 3.0
-        return self.coverage >= MIN_COVERAGE and (solid or dotted)
+        width_mm = self.width / self.pixels_per_mm
+        return any(
+            self.density >= density and standing_out >= ratio and width_mm <= widest
+            for density, ratio, widest in RING_RULES
+        )
 
 
 def _refine(
@@ -148,7 +157,7 @@ def _refine(
     mm = dpi / 25.4
     lo = max(MIN_RADIUS_MM * mm - 2 * mm, radius - 6 * mm)
     hi = min(MAX_RADIUS_MM * mm + 2 * mm, radius + 6 * mm)
-    reach = int(hi + 4 * mm + slack)
+    reach = int(hi + 4 * mm + 4 * slack)
     x0, y0 = max(0, int(cx) - reach), max(0, int(cy) - reach)
     x1, y1 = min(ink.shape[1], int(cx) + reach + 1), min(ink.shape[0], int(cy) + reach + 1)
     ys, xs = np.nonzero(ink[y0:y1, x0:x1])
@@ -159,24 +168,29 @@ def _refine(
     ruling_ys, ruling_xs = along[0].astype(np.float32) + y0, along[1].astype(np.float32) + x0
     edges = np.arange(lo - 4 * mm, hi + 4 * mm + 1, 1.0)
     window = max(3, round(1.2 * mm))
-    best: tuple[float, float, float] | None = None
-    step = max(1, slack // 2)
-    for dy in range(-slack, slack + 1, step):
-        for dx in range(-slack, slack + 1, step):
-            distance = np.hypot(xs - (cx + dx), ys - (cy + dy)) - edges[0]
-            inside_edges = distance[(distance >= 0) & (distance < edges.size - 1)].astype(np.int64)
-            counts = np.bincount(inside_edges, minlength=edges.size - 1)
-            density = counts / (2 * np.pi * (edges[:-1] + 0.5))  # share of each 1-pixel circle inked
-            smooth = np.convolve(density, np.ones(window) / window, mode="same")
-            inner = (edges[:-1] >= lo) & (edges[:-1] <= hi)
-            peak = float(smooth[inner].max())
-            if best is None or peak > best[0]:
-                best = (peak, cx + dx, cy + dy)
-    assert best is not None
-    _, px, py = best
+    inner = (edges[:-1] >= lo) & (edges[:-1] <= hi)
+
+    def sharpest_ring(x: float, y: float) -> float:
+        distance = np.hypot(xs - x, ys - y) - edges[0]
+        within = distance[(distance >= 0) & (distance < edges.size - 1)].astype(np.int64)
+        density = np.bincount(within, minlength=edges.size - 1) / (2 * np.pi * (edges[:-1] + 0.5))
+        return float(np.convolve(density, np.ones(window) / window, mode="same")[inner].max())
+
+    # Climb to the centre whose ring is sharpest, in steps halving from two coarse pixels to one.
+    px, py, best = cx, cy, sharpest_ring(cx, cy)
+    step = 2 * slack
+    while step >= 1:
+        moves = [(px + dx * step, py + dy * step) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy]
+        score, x, y = max((sharpest_ring(x, y), x, y) for x, y in moves)
+        if score > best:
+            px, py, best = x, y, score
+        else:
+            step //= 2
     evidence = ring_evidence(xs, ys, px, py, edges, lo, hi, mm, (ruling_xs, ruling_ys))
     if evidence is None or not evidence.is_seal:
         return None
+    if not MIN_RADIUS_MM - 1 <= evidence.radius / mm <= MAX_RADIUS_MM + 1:
+        return None  # a ring of another size is not a seal (a letter's loop, a drawn circle)
     return Seal(px, py, evidence.radius, evidence.width)
 
 
@@ -201,7 +215,38 @@ def ring_evidence(
     inner = np.nonzero((radii >= lo) & (radii <= hi))[0]
     if inner.size == 0:
         return None
-    peak = int(inner[np.argmax(smooth[inner])])
+    strongest = int(inner[np.argmax(smooth[inner])])
+    # A seal's ring is its outer edge; its letters run just inside as a second band, often the
+    # denser one. The strongest band says whether this is a seal; the outermost says how far it goes.
+    rims = [
+        i
+        for i in inner
+        if i >= strongest
+        and smooth[i] >= max(DOTTED_RING_DENSITY, 0.5 * smooth[strongest])
+        and smooth[i] >= smooth[max(0, i - 1)]
+        and smooth[i] >= smooth[min(smooth.size - 1, i + 1)]
+    ]
+    evidence = _band_evidence(xs, ys, px, py, distance, smooth, radii, strongest, mm, rulings)
+    rim = max(rims, default=strongest)
+    if rim == strongest:
+        return evidence
+    outer = _band_evidence(xs, ys, px, py, distance, smooth, radii, rim, mm, rulings)
+    return replace(evidence, radius=outer.radius, width=outer.width)
+
+
+def _band_evidence(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    px: float,
+    py: float,
+    distance: np.ndarray,
+    smooth: np.ndarray,
+    radii: np.ndarray,
+    peak: int,
+    mm: float,
+    rulings: tuple[np.ndarray, np.ndarray],
+) -> RingEvidence:
+    """The band of the radial profile around `peak` (its half-height width), and how it stands out."""
     half = smooth[peak] / 2
     left, right = peak, peak
     while left > 0 and smooth[left - 1] >= half:
@@ -233,6 +278,7 @@ def ring_evidence(
         inside=share(radius - width / 2 - 2.5 * mm, radius - width / 2 - 0.5 * mm),
         outside=share(radius + width / 2 + 0.5 * mm, radius + width / 2 + 2.5 * mm),
         coverage=sectors.size / 72,
+        pixels_per_mm=mm,
     )
 
 

@@ -73,45 +73,57 @@ class LabelMatch:
 
 def match_label(text: str, candidates: tuple[Label, ...] | None = None) -> LabelMatch | None:
     """The label this cell text is, if it is one: best fuzzy match above a length-aware threshold."""
-    tied = _best_labels(text, candidates or tuple(Label))
-    return tied[0] if tied else None
+    ranked = _ranked_labels(text, candidates or tuple(Label))
+    return ranked[0] if ranked else None
 
 
 def match_labels_in_order(texts: list[str], candidates: tuple[Label, ...]) -> list[LabelMatch | None]:
-    """The labels of a row of cells, left to right, printed in the order `candidates` lists them.
-
-    A cell that matches several labels equally well (一级指标, 二级指标 and 三级指标 all read as
-    级指标 when their thin first stroke is lost) takes the first of them not taken by a cell to its
-    left.
-    """
+    """The labels of a row of cells, left to right: each is printed once, so a cell whose best label
+    a cell to its left took has the next best (三级指标 read as 二级指标 after 二级指标 is 三级指标;
+    一级/二级/三级指标 that all read 级指标, their first stroke lost, are the three in printed order)."""
     taken: set[Label] = set()
     found: list[LabelMatch | None] = []
     for text in texts:
-        tied = _best_labels(text, candidates)
-        match = next((m for m in tied if m.label not in taken), tied[0] if tied else None)
+        ranked = _ranked_labels(text, candidates)
+        match = next((m for m in ranked if m.label not in taken), None)
         if match is not None:
             taken.add(match.label)
         found.append(match)
     return found
 
 
-def _best_labels(text: str, candidates: tuple[Label, ...]) -> list[LabelMatch]:
-    """The labels the text matches best (several when they tie), in the order of `candidates`."""
+def label_cut_short(text: str, candidates: tuple[Label, ...]) -> Label | None:
+    """The label a header cell cut by a page break starts (一级 of 一级指标, its 指标 on the next
+    page): the one candidate whose characters begin with the cell's (two at least)."""
+    read = ideographs(text)
+    if len(read) < 2:
+        return None
+    starting = [label for label in candidates if label.value.startswith(read) and label.value != read]
+    return starting[0] if len(starting) == 1 else None
+
+
+def _min_score(label: Label) -> float:
+    return _MIN_SCORE_SHORT if len(label.value) <= 3 else _MIN_SCORE
+
+
+def _whole_plus_one(read: str, label: Label) -> bool:
+    """A short label read whole with one character more (a seal's dots beside 总分 read as 店)."""
+    return len(label.value) <= 3 and label.value in read and len(read) == len(label.value) + 1
+
+
+def _ranked_labels(text: str, candidates: tuple[Label, ...]) -> list[LabelMatch]:
+    """The labels the text matches well enough, best first; equally good ones in `candidates` order."""
     read = ideographs(text)
     if not read or len(read) > 2 * len(max((c.value for c in candidates), key=len)):
         return []
     choices = {label: label.value for label in candidates}
-    scored = process.extract(read, choices, scorer=fuzz.ratio, limit=None)
+    order = {label: position for position, label in enumerate(candidates)}
     passing = [
-        (score, label)
-        for _, score, label in scored
-        if score >= (_MIN_SCORE_SHORT if len(label.value) <= 3 else _MIN_SCORE)
+        LabelMatch(label=label, read=text, score=round(score, 1))
+        for _, score, label in process.extract(read, choices, scorer=fuzz.ratio, limit=None)
+        if score >= _min_score(label) or _whole_plus_one(read, label)
     ]
-    if not passing:
-        return []
-    best = max(score for score, _ in passing)
-    tied = {label: round(score, 1) for score, label in passing if score >= best - 0.01}
-    return [LabelMatch(label=label, read=text, score=tied[label]) for label in candidates if label in tied]
+    return sorted(passing, key=lambda match: (-match.score, order[match.label]))
 
 
 def contains_label(text: str, label: Label, threshold: float = 80.0) -> bool:

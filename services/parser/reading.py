@@ -18,6 +18,7 @@ from services.parser.labels import (
     Label,
     LabelMatch,
     canonical_level,
+    label_cut_short,
     match_label,
 )
 from services.parser.normalize import ideographs, normalize_text, read_number, with_unit_closed
@@ -154,6 +155,14 @@ class FormReader:
         elif self.section == "indicators":
             self._read_indicator_row(row)
 
+    def _columns_cut_short(self, row: GridRow, matched: list[Cell]) -> None:
+        """Header cells a page break cut (一级 | 指标): their column is the label they begin."""
+        missing = tuple(label for label in INDICATOR_COLUMN_LABELS if label not in self.indicator_columns)
+        for cell in row.started:
+            if cell not in matched and cell.text and (label := label_cut_short(cell.text, missing)):
+                self.indicator_columns[label] = cell_span(cell)
+                missing = tuple(other for other in missing if other is not label)
+
     # --- header -------------------------------------------------------------------------------
 
     def _read_year(self, free_lines: list[TextLine], rows: list[GridRow]) -> None:
@@ -195,6 +204,7 @@ class FormReader:
         indicators = row.labels(INDICATOR_COLUMN_LABELS)
         if len(indicators) >= 4:
             self.indicator_columns = {match.label: cell_span(cell) for cell, match in indicators}
+            self._columns_cut_short(row, [cell for cell, _ in indicators])
             self.section = "indicators"
             return True
         return False

@@ -2,7 +2,16 @@
 
 import pytest
 
-from services.parser.labels import LEVEL1_NAMES, LEVEL2_NAMES, Label, canonical_level, match_label
+from services.parser.labels import (
+    INDICATOR_COLUMN_LABELS,
+    LEVEL1_NAMES,
+    LEVEL2_NAMES,
+    Label,
+    canonical_level,
+    contains_label,
+    match_label,
+    match_labels_in_order,
+)
 
 
 @pytest.mark.parametrize(
@@ -22,6 +31,10 @@ from services.parser.labels import LEVEL1_NAMES, LEVEL2_NAMES, Label, canonical_
         ("实际完成值", Label.actual_value),
         ("实际完成情况", Label.actual),
         ("评分等級", Label.grade),
+        ("执行率(00)", Label.execution_rate),  # (%) misread: not part of the label
+        ("è总分", Label.total_score),  # a seal speck read before the label
+        ("总分。", Label.total_score),
+        ("总分店", Label.total_score),  # a seal's dots beside the label read as one more character
     ],
 )
 def test_label_found_despite_ocr_noise(read: str, label: Label) -> None:
@@ -55,3 +68,42 @@ def test_short_labels_need_a_close_match() -> None:
 )
 def test_level_names_completed_from_the_framework(read: str, names: tuple[str, ...], canonical: str) -> None:
     assert canonical_level(read, names) == canonical
+
+
+def test_header_cells_tying_between_labels_take_them_in_printed_order() -> None:
+    # 一级/二级/三级指标 whose thin first stroke the scan lost all read 级指标.
+    read = [
+        "级指标",
+        "级指标",
+        "级指标",
+        "年度指标值",
+        "实际完成值",
+        "分值",
+        "得分",
+        "偏差原因分析及改进措施",
+    ]
+    found = [match.label if match else None for match in match_labels_in_order(read, INDICATOR_COLUMN_LABELS)]
+    assert found == list(INDICATOR_COLUMN_LABELS)
+
+
+def test_a_label_read_as_its_neighbour_takes_the_next_best_one_left_free() -> None:
+    read = ["一级指标", "二级指标", "二级指标", "年度指标值"]  # 三级指标's thin stroke lost
+    found = [match.label if match else None for match in match_labels_in_order(read, INDICATOR_COLUMN_LABELS)]
+    assert found == [Label.level1, Label.level2, Label.name, Label.target]
+
+
+def test_a_cell_matching_one_label_best_keeps_it_whatever_its_place() -> None:
+    found = match_labels_in_order(["三级指标", "一级指标"], INDICATOR_COLUMN_LABELS)
+    assert [match.label for match in found if match] == [Label.name, Label.level1]
+
+
+@pytest.mark.parametrize("text", ["≥30.00(项)", "134.00(项)", "项目", "自评"])
+def test_a_few_characters_of_the_title_are_not_the_title(text: str) -> None:
+    assert not contains_label(text, Label.title)
+
+
+@pytest.mark.parametrize(
+    "text", ["财政项目支出绩效自评表", "财政项目支出绩效自评表（2024年度）", "财政项目支山绩效自评表"]
+)
+def test_the_title_is_found_with_the_year_beside_it_or_a_slip(text: str) -> None:
+    assert contains_label(text, Label.title)

@@ -21,6 +21,8 @@ from services.parser.normalize import normalize_text, read_number, with_unit_clo
         ("·0.00", "0.00"),
         ("3:00", "3.00"),  # the point read as a colon
         ("0.00", "0.00"),
+        ("100,00", "100.00"),  # a comma before the last two digits is the decimal point
+        ("3,900,00", "3900.00"),
     ],
 )
 def test_numbers_read_exactly(raw: str, value: str) -> None:
@@ -34,7 +36,7 @@ def test_printed_dash_is_null(raw: str) -> None:
     assert reading.ok and reading.value is None
 
 
-@pytest.mark.parametrize("raw", ["达成指标", "12.5.7", "1.00 2.00", "abc"])
+@pytest.mark.parametrize("raw", ["达成指标", "12.5.7", "1.00 2.00", "abc", "12,5"])
 def test_non_numbers_are_refused_with_a_reason(raw: str) -> None:
     reading = read_number(raw)
     assert not reading.ok and reading.value is None and reading.problem

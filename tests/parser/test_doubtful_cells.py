@@ -1,0 +1,91 @@
+"""What OCR leaves in a cell besides its value: a signature beside the grade, a figure that cannot be
+read. The first must not cost the grade; the second must never be verified."""
+
+from __future__ import annotations
+
+from scangen import scan_forms
+from selfeval.contract import CheckStatus, Grade, Record, Status
+from selfeval.contract.ocr import Cell, PageTables, TextLine
+from services.parser import parse_submission
+from services.scorer import score_record
+from tests.conftest import REAL_FORMS, load_fixture
+from tests.parser.truth_tables import page_tables
+
+FORM = load_fixture(REAL_FORMS[1]).form
+
+
+def tables() -> PageTables:
+    return page_tables(scan_forms([FORM], quality="clean", dpi=150, seed=5))
+
+
+def cells(tables: PageTables) -> list[Cell]:
+    return [cell for page in tables.pages for table in page.tables for cell in table.cells]
+
+
+def cell_reading(tables: PageTables, text: str) -> Cell:
+    return next(cell for cell in cells(tables) if cell.text == text)
+
+
+def total_weight_cell(tables: PageTables) -> Cell:
+    """The 总分 row's 分值: the first cell right of 总分 in its row."""
+    for page in tables.pages:
+        for table in page.tables:
+            for label in (cell for cell in table.cells if cell.text == "总分"):
+                right = [c for c in table.cells if c.row == label.row and c.bbox[0] >= label.bbox[2] - 2]
+                return min(right, key=lambda cell: cell.bbox[0])
+    raise AssertionError("no 总分 row")
+
+
+def scored(tables: PageTables) -> Record:
+    (record,) = parse_submission(tables)
+    return score_record(record)
+
+
+def failing(record: Record, rule: str) -> list[str]:
+    return [
+        path
+        for check in record.checks
+        if check.rule == rule and check.status is CheckStatus.failed
+        for path in check.fields
+    ]
+
+
+def test_a_signature_beside_the_grade_is_not_the_grade() -> None:
+    read = tables()
+    grade = cell_reading(read, FORM.grade.value)  # type: ignore[union-attr]
+    box = grade.bbox
+    grade.lines = [
+        TextLine(text="-", confidence=0.4, box=box),
+        TextLine(text=FORM.grade.value, confidence=0.99, box=box),  # type: ignore[union-attr]
+        TextLine(text="1n.-m", confidence=0.21, box=box),  # the pen scribble, read as letters
+    ]
+    grade.text, grade.confidence = "-" + FORM.grade.value + "1n.-m", 0.21  # type: ignore[union-attr]
+    record = scored(read)
+    assert record.form.grade is FORM.grade
+    assert record.status is Status.verified, record.reason
+
+
+def test_two_grades_in_the_cell_are_no_grade() -> None:
+    read = tables()
+    grade = cell_reading(read, FORM.grade.value)  # type: ignore[union-attr]
+    other = Grade.good if FORM.grade is not Grade.good else Grade.excellent
+    grade.lines = [
+        TextLine(text=FORM.grade.value, confidence=0.99, box=grade.bbox),  # type: ignore[union-attr]
+        TextLine(text=other.value, confidence=0.99, box=grade.bbox),
+    ]
+    record = scored(read)
+    assert record.form.grade is None
+    assert "form.grade" in failing(record, "field_readable")
+    assert record.status is Status.needs_review
+
+
+def test_a_printed_figure_that_cannot_be_read_is_never_verified_even_where_optional() -> None:
+    # The 总分 row's 分值 may be left out of a record typed by hand; printed and unreadable, it is named.
+    read = tables()
+    total_weight = total_weight_cell(read)
+    assert total_weight.text == "100.00"
+    total_weight.text = "100.C'"
+    record = scored(read)
+    assert record.form.total_weight is None
+    assert failing(record, "field_readable") == ["form.total_weight"]
+    assert record.status is Status.needs_review
