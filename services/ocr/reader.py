@@ -45,6 +45,7 @@ from services.ocr.textlines import (
     crop_line,
     find_blobs,
     group_lines,
+    is_speck,
     lone_dash,
     merge_split_characters,
     split_tall_rows,
@@ -335,6 +336,7 @@ def lines_by_region(blobs: Blobs, grids: list[Grid], shape: tuple[int, ...], dpi
         region: [
             split_wide_gaps(row, blobs.boxes)
             for row in split_tall_rows(merge_split_characters(rows, line_height), blobs, line_height)
+            if not is_speck(row, line_height)
         ]
         for region, rows in rows_of.items()
     }

@@ -26,7 +26,7 @@ MIN_RING_SCORE = 0.07
 MIN_COARSE_COVERAGE = 0.75
 """share of directions with ink on the ring at the coarse search, before a closer look"""
 """ink density on the ring minus that just inside or outside it, at the coarse search"""
-MAX_PRINT_TAKEN = 0.05
+MAX_PRINT_TAKEN = 0.12
 """a darkness that would take this share of the page's print elsewhere for seal does not tell them apart"""
 RING_RULES = ((0.28, 1.8, 2.9), (0.25, 1.4, 2.2), (0.2, 3.0, 3.5))
 """(least density, least standing out, widest band in mm): a ring meeting any of them is a seal's"""

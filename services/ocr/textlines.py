@@ -226,6 +226,14 @@ def crop_line(grey: np.ndarray, blobs: Blobs, line: LineBox, line_height: float)
     )
 
 
+def is_speck(row: LineBox, line_height: float) -> bool:
+    """A row that is one small mark alone (a seal's or the scanner's leftover), smaller than any
+    character a form prints on a line of its own. A lone "-" is flat: it stays."""
+    x0, y0, x1, y1 = row.box
+    width, height = x1 - x0, y1 - y0
+    return max(width, height) < 0.55 * line_height and width < 2 * height
+
+
 def lone_dash(line: LineBox, blobs: Blobs, line_height: float) -> bool:
     """A line that is one short flat bar: "-" (recognisers misread a lone dash as "—", "!" or ",")."""
     if len(line.labels) != 1:
