@@ -82,8 +82,9 @@ class InkLevels:
     @property
     def strong(self) -> float:
         """A stroke holds at least one pixel darker than this as scanned (a hairline of 宋体 print
-        included); stray grain and the halo of a seal rarely do."""
-        return self.paper - max(16 * self.noise, 40.0)
+        included); stray grain and the halo of a seal rarely do. On a grainy page, half way from the
+        paper to the page's own ink is dark enough: grain that deep is rare, and print is darker."""
+        return max(self.paper - max(16 * self.noise, 40.0), (self.paper + self.ink) / 2)
 
 
 def smoothed(grey: np.ndarray) -> np.ndarray:
