@@ -58,17 +58,44 @@ class Rulings:
         return cv2.bitwise_or(self.horizontal, self.vertical)
 
     def of_tables(self, grids: list[Grid]) -> np.ndarray:
-        """The rulings to take out of the text ink: every horizontal one, vertical ones only in a table.
+        """The rulings to take out of the text ink: in a table only those on its grid lines; outside
+        every table each horizontal one and no vertical one.
 
         A big bold title's vertical strokes (目, 财) are as long as the shortest vertical ruling;
-        outside a table they are print, and taking them out would leave the title half erased.
+        outside a table they are print, and taking them out would leave the title half erased. In a
+        cell, the strokes of a row of characters (the middle of 基本) can line up into a run as long
+        as the shortest ruling; off the grid lines they are print too.
         """
-        inside = np.zeros_like(self.vertical)
-        margin = 3
-        for grid in grids:
-            x0, y0, x1, y1 = grid.bbox
-            inside[max(0, y0 - margin) : y1 + margin + 1, max(0, x0 - margin) : x1 + margin + 1] = 255
-        return cv2.bitwise_or(self.horizontal, cv2.bitwise_and(self.vertical, inside))
+        return cv2.bitwise_or(
+            _on_grid_lines(self.horizontal, grids, axis=0, outside=True),
+            _on_grid_lines(self.vertical, grids, axis=1, outside=False),
+        )
+
+
+def _on_grid_lines(mask: np.ndarray, grids: list[Grid], axis: int, outside: bool) -> np.ndarray:
+    """The pieces of a ruling mask (axis 0: horizontal, 1: vertical) that lie on a grid line of the
+    table they are in; pieces in no table are kept when `outside`."""
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    keep = np.zeros(count, dtype=bool)
+    margin = 3
+    for label in range(1, count):
+        cx, cy = centroids[label]
+        grid = next(
+            (
+                g
+                for g in grids
+                if g.bbox[0] - margin <= cx <= g.bbox[2] + margin
+                and g.bbox[1] - margin <= cy <= g.bbox[3] + margin
+            ),
+            None,
+        )
+        if grid is None:
+            keep[label] = outside
+            continue
+        lines, across = (grid.ys, cy) if axis == 0 else (grid.xs, cx)
+        thickness = stats[label, cv2.CC_STAT_HEIGHT if axis == 0 else cv2.CC_STAT_WIDTH]
+        keep[label] = min(abs(line - across) for line in lines) <= max(margin, thickness)
+    return np.where(keep[labels], mask, np.uint8(0))
 
 
 def ruling_masks(ink: np.ndarray, dpi: int) -> Rulings:
@@ -91,7 +118,23 @@ def _line_mask(
     closed = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, gap))
     thick = cv2.dilate(closed, cv2.getStructuringElement(cv2.MORPH_RECT, thicken))
     runs = cv2.morphologyEx(thick, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, run))
-    return cv2.bitwise_and(runs, closed)
+    own = cv2.bitwise_and(runs, closed)
+    return _held_together(own, run)
+
+
+def _held_together(own: np.ndarray, run: tuple[int, int]) -> np.ndarray:
+    """The pieces of `own` that make one line of the run's length when a step of one pixel across
+    joins them. A tilted or bent ruling steps a pixel at a time; the strokes of a row of characters
+    (the tops of 政拨款) that the thickening lined up sit two or more pixels apart and fall away.
+    """
+    along = 0 if run[0] > run[1] else 1  # 0: horizontal (length in x), 1: vertical
+    step = (1, 3) if along == 0 else (3, 1)
+    linked = cv2.dilate(own, cv2.getStructuringElement(cv2.MORPH_RECT, step))
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(linked, connectivity=8)
+    length = stats[:, cv2.CC_STAT_WIDTH] if along == 0 else stats[:, cv2.CC_STAT_HEIGHT]
+    keep = length >= max(run)
+    keep[0] = False
+    return np.where(keep[labels], own, np.uint8(0))
 
 
 def find_grids(rulings: Rulings, dpi: int) -> list[Grid]:

@@ -66,3 +66,22 @@ class FixedSkew(Skew):
 
         turned = image.rotate(self.angle, resample=Image.Resampling.BICUBIC, fillcolor=(255, 255, 255))
         return turned, {"kind": "Skew", "angle": self.angle}
+
+
+def test_strokes_of_a_row_of_characters_are_no_ruling() -> None:
+    """The middle strokes of 基本 sit at nearly one height with a few pixels between characters: as
+    long a run as the shortest ruling. In a cell, off the grid lines, they stay print."""
+    dpi = 200
+    ink = np.zeros((400, 800), np.uint8)
+    for y in (50, 350):
+        ink[y : y + 3, 50:750] = 255
+    for x in (50, 400, 750):
+        ink[50:353, x : x + 3] = 255
+    strokes = [(80 + 28 * i, 200 + i % 2) for i in range(8)]  # 25 px each, 3 px apart, a pixel up and down
+    for x, y in strokes:
+        ink[y : y + 3, x : x + 25] = 255
+    rulings = ruling_masks(ink, dpi)
+    (grid,) = find_grids(rulings, dpi)
+    taken = rulings.of_tables([grid])
+    assert not taken[195:210, 60:390].any()
+    assert taken[50:53, 60:740].all() and taken[350:353, 60:740].all()
