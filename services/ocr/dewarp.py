@@ -64,29 +64,28 @@ def _fit(along: np.ndarray, across: np.ndarray, degree: int, max_residual: float
 
 
 def horizontal_curves(mask: np.ndarray, min_length: int) -> list[Curve]:
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    curves = []
-    for label in range(1, count):
-        x, y, w, h, _ = stats[label]
-        if w < min_length:
-            continue
-        ys, xs = np.nonzero(labels[y : y + h, x : x + w] == label)
-        curve = _fit((xs + x).astype(np.float64), (ys + y).astype(np.float64), 2, 3.0)
-        if curve is not None:
-            curves.append(curve)
+    """Each horizontal ruling as y = f(x), a parabola, top to bottom."""
+    curves = _ruling_curves(mask, min_length, along_x=True)
     return sorted(curves, key=lambda c: float(c.at((c.lo + c.hi) / 2)))
 
 
 def vertical_curves(mask: np.ndarray, min_length: int) -> list[Curve]:
+    """Each vertical ruling as x = f(y): a parabola when it is long, else a straight line."""
+    return _ruling_curves(mask, min_length, along_x=False)
+
+
+def _ruling_curves(mask: np.ndarray, min_length: int, along_x: bool) -> list[Curve]:
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     curves = []
     for label in range(1, count):
         x, y, w, h, _ = stats[label]
-        if h < min_length:
+        length = w if along_x else h
+        if length < min_length:
             continue
         ys, xs = np.nonzero(labels[y : y + h, x : x + w] == label)
-        degree = 2 if h > 4 * min_length else 1
-        curve = _fit((ys + y).astype(np.float64), (xs + x).astype(np.float64), degree, 3.0)
+        xs, ys = (xs + x).astype(np.float64), (ys + y).astype(np.float64)
+        degree = 2 if along_x or h > 4 * min_length else 1
+        curve = _fit(xs, ys, degree, 3.0) if along_x else _fit(ys, xs, degree, 3.0)
         if curve is not None:
             curves.append(curve)
     return curves
