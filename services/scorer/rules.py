@@ -8,6 +8,7 @@ missing reports `skipped`, which keeps the record from being `verified`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from selfeval.contract import Check, CheckStatus, Form, FundingRow, Severity
@@ -21,8 +22,6 @@ from services.scorer.arithmetic import (
     proportional_score,
 )
 from services.scorer.measures import Achievement, achievement_of, is_reverse, target_met
-
-Rule = Callable[[Form], list[Check]]
 
 FUNDING_ROWS = ("total", "current_year_appropriation", "carryover", "other")
 FUNDING_SUB_ROWS = FUNDING_ROWS[1:]
@@ -43,34 +42,70 @@ def _text(value: Decimal | str | None) -> str | None:
     return format(value, "f") if isinstance(value, Decimal) else value
 
 
-def _outcome(
-    rule: str,
-    severity: Severity,
-    fields: list[str],
-    holds: bool,
-    message: str,
-    expected: Decimal | str | None = None,
-    found: Decimal | str | None = None,
-) -> Check:
-    return Check(
-        rule=rule,
-        severity=severity,
-        status=CheckStatus.passed if holds else CheckStatus.failed,
-        message=message,
-        expected=_text(expected),
-        found=_text(found),
-        fields=fields,
-    )
+@dataclass(frozen=True)
+class Report:
+    """How a rule reports its checks: its name and severity are given once, where it is registered."""
+
+    rule: str
+    severity: Severity
+
+    def outcome(
+        self,
+        fields: list[str],
+        holds: bool,
+        message: str,
+        expected: Decimal | str | None = None,
+        found: Decimal | str | None = None,
+    ) -> Check:
+        return Check(
+            rule=self.rule,
+            severity=self.severity,
+            status=CheckStatus.passed if holds else CheckStatus.failed,
+            message=message,
+            expected=_text(expected),
+            found=_text(found),
+            fields=fields,
+        )
+
+    def skipped(self, fields: list[str], missing: list[str]) -> Check:
+        return Check(
+            rule=self.rule,
+            severity=self.severity,
+            status=CheckStatus.skipped,
+            message="cannot check, missing: " + ", ".join(missing),
+            fields=fields,
+        )
 
 
-def _skipped(rule: str, severity: Severity, fields: list[str], missing: list[str]) -> Check:
-    return Check(
-        rule=rule,
-        severity=severity,
-        status=CheckStatus.skipped,
-        message="cannot check, missing: " + ", ".join(missing),
-        fields=fields,
-    )
+CheckFunction = Callable[[Form, Report], list[Check]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A registered rule: its name (its function's, without `check_`), its severity and its check."""
+
+    name: str
+    severity: Severity
+    check: CheckFunction
+
+    def __call__(self, form: Form) -> list[Check]:
+        return self.check(form, Report(self.name, self.severity))
+
+
+_REGISTRY: list[Rule] = []
+
+
+def _registered(severity: Severity) -> Callable[[CheckFunction], Rule]:
+    def register(check: CheckFunction) -> Rule:
+        rule = Rule(check.__name__.removeprefix("check_"), severity, check)
+        _REGISTRY.append(rule)
+        return rule
+
+    return register
+
+
+error_rule = _registered(Severity.error)
+warning_rule = _registered(Severity.warning)
 
 
 def _missing(values: dict[str, object]) -> list[str]:
@@ -93,7 +128,8 @@ def _row(form: Form, name: str) -> FundingRow:
 # --- errors: the arithmetic ------------------------------------------------------------------
 
 
-def check_header_complete(form: Form) -> list[Check]:
+@error_rule
+def check_header_complete(form: Form, report: Report) -> list[Check]:
     """年度, 项目名称, 主管部门 and 实施单位 are read."""
     values = {
         "form.year": form.year,
@@ -103,9 +139,7 @@ def check_header_complete(form: Form) -> list[Check]:
     }
     missing = [path for path, value in values.items() if value in (None, "")]
     return [
-        _outcome(
-            "header_complete",
-            Severity.error,
+        report.outcome(
             list(values),
             not missing,
             "missing: " + ", ".join(missing) if missing else "header complete",
@@ -113,7 +147,8 @@ def check_header_complete(form: Form) -> list[Check]:
     ]
 
 
-def check_execution_rate(form: Form) -> list[Check]:
+@error_rule
+def check_execution_rate(form: Form, report: Report) -> list[Check]:
     """执行率 = 全年执行数 / 全年预算数 × 100, truncated to 2 decimals, on every funding row."""
     checks = []
     for name in FUNDING_ROWS:
@@ -124,14 +159,12 @@ def check_execution_rate(form: Form) -> list[Check]:
             _funding_path(name, "execution_rate"): row.execution_rate,
         }
         if missing := _missing(inputs):
-            checks.append(_skipped("execution_rate", Severity.error, list(inputs), missing))
+            checks.append(report.skipped(list(inputs), missing))
             continue
         assert row.executed is not None and row.annual_budget is not None
         expected = execution_rate(row.executed, row.annual_budget)
         checks.append(
-            _outcome(
-                "execution_rate",
-                Severity.error,
+            report.outcome(
                 list(inputs),
                 row.execution_rate == expected,
                 f"{name}: 执行率 = {row.executed} / {row.annual_budget} × 100, truncated",
@@ -142,7 +175,8 @@ def check_execution_rate(form: Form) -> list[Check]:
     return checks
 
 
-def check_funding_score(form: Form) -> list[Check]:
+@error_rule
+def check_funding_score(form: Form, report: Report) -> list[Check]:
     """Funding 得分 = 分数 × 执行数 / 预算数, rounded half-up, never above 分数 (total row only)."""
     row = form.funding.total
     inputs = {
@@ -152,13 +186,11 @@ def check_funding_score(form: Form) -> list[Check]:
         _funding_path("total", "score"): row.score,
     }
     if missing := _missing(inputs):
-        return [_skipped("funding_score", Severity.error, list(inputs), missing)]
+        return [report.skipped(list(inputs), missing)]
     assert row.weight is not None and row.executed is not None and row.annual_budget is not None
     expected = funding_score(row.weight, row.executed, row.annual_budget)
     return [
-        _outcome(
-            "funding_score",
-            Severity.error,
+        report.outcome(
             list(inputs),
             row.score == expected,
             f"得分 = {row.weight} × {row.executed} / {row.annual_budget}, rounded half-up, ≤ 分数",
@@ -168,7 +200,8 @@ def check_funding_score(form: Form) -> list[Check]:
     ]
 
 
-def check_funding_rows_add_up(form: Form) -> list[Check]:
+@error_rule
+def check_funding_rows_add_up(form: Form, report: Report) -> list[Check]:
     """当年财政拨款 + 上年结转资金 + 其他资金 = 年度资金总额, in each amount column."""
     checks = []
     for column in AMOUNT_COLUMNS:
@@ -176,13 +209,11 @@ def check_funding_rows_add_up(form: Form) -> list[Check]:
         total_path = _funding_path("total", column)
         inputs = {total_path: getattr(form.funding.total, column), **parts}
         if missing := _missing(inputs):
-            checks.append(_skipped("funding_rows_add_up", Severity.error, list(inputs), missing))
+            checks.append(report.skipped(list(inputs), missing))
             continue
         expected = sum(parts.values(), ZERO)
         checks.append(
-            _outcome(
-                "funding_rows_add_up",
-                Severity.error,
+            report.outcome(
                 list(inputs),
                 inputs[total_path] == expected,
                 f"{column}: 当年财政拨款 + 上年结转资金 + 其他资金 = 年度资金总额",
@@ -200,16 +231,15 @@ def _weight_inputs(form: Form) -> dict[str, Decimal | None]:
     return inputs
 
 
-def check_weights_sum_to_100(form: Form) -> list[Check]:
+@error_rule
+def check_weights_sum_to_100(form: Form, report: Report) -> list[Check]:
     """分数 + Σ 分值 = 100."""
     inputs = _weight_inputs(form)
     if missing := _missing(inputs):
-        return [_skipped("weights_sum_to_100", Severity.error, list(inputs), missing)]
+        return [report.skipped(list(inputs), missing)]
     total = sum((value for value in inputs.values() if value is not None), ZERO)
     return [
-        _outcome(
-            "weights_sum_to_100",
-            Severity.error,
+        report.outcome(
             list(inputs),
             total == HUNDRED,
             "funding 分数 + Σ indicator 分值 = 100",
@@ -219,18 +249,17 @@ def check_weights_sum_to_100(form: Form) -> list[Check]:
     ]
 
 
-def check_total_weight(form: Form) -> list[Check]:
+@error_rule
+def check_total_weight(form: Form, report: Report) -> list[Check]:
     """The 总分 row's printed 分值 equals 分数 + Σ 分值."""
     if form.total_weight is None:
         return []  # the 总分 row's weight is optional in a record; nothing printed, nothing to check
     inputs = _weight_inputs(form)
     if missing := _missing(inputs):
-        return [_skipped("total_weight", Severity.error, ["form.total_weight", *inputs], missing)]
+        return [report.skipped(["form.total_weight", *inputs], missing)]
     total = sum((value for value in inputs.values() if value is not None), ZERO)
     return [
-        _outcome(
-            "total_weight",
-            Severity.error,
+        report.outcome(
             ["form.total_weight", *inputs],
             form.total_weight == total,
             "总分 row 分值 = 分数 + Σ 分值",
@@ -240,19 +269,18 @@ def check_total_weight(form: Form) -> list[Check]:
     ]
 
 
-def check_indicator_score_within_weight(form: Form) -> list[Check]:
+@error_rule
+def check_indicator_score_within_weight(form: Form, report: Report) -> list[Check]:
     """0 ≤ 得分 ≤ 分值 for every indicator."""
     checks = []
     for index, indicator in enumerate(form.indicators):
         fields = [_indicator_path(index, "weight"), _indicator_path(index, "score")]
         if missing := _missing(dict(zip(fields, (indicator.weight, indicator.score), strict=True))):
-            checks.append(_skipped("indicator_score_within_weight", Severity.error, fields, missing))
+            checks.append(report.skipped(fields, missing))
             continue
         assert indicator.weight is not None and indicator.score is not None
         checks.append(
-            _outcome(
-                "indicator_score_within_weight",
-                Severity.error,
+            report.outcome(
                 fields,
                 ZERO <= indicator.score <= indicator.weight,
                 f"{indicator.name}: 0 ≤ 得分 ≤ 分值",
@@ -263,19 +291,18 @@ def check_indicator_score_within_weight(form: Form) -> list[Check]:
     return checks
 
 
-def check_total_score(form: Form) -> list[Check]:
+@error_rule
+def check_total_score(form: Form, report: Report) -> list[Check]:
     """总分 = funding 得分 + Σ indicator 得分."""
     inputs: dict[str, Decimal | None] = {_funding_path("total", "score"): form.funding.total.score}
     for index, indicator in enumerate(form.indicators):
         inputs[_indicator_path(index, "score")] = indicator.score
     fields = ["form.total_score", *inputs]
     if missing := _missing({"form.total_score": form.total_score, **inputs}):
-        return [_skipped("total_score", Severity.error, fields, missing)]
+        return [report.skipped(fields, missing)]
     expected = sum((value for value in inputs.values() if value is not None), ZERO)
     return [
-        _outcome(
-            "total_score",
-            Severity.error,
+        report.outcome(
             fields,
             form.total_score == expected,
             "总分 = funding 得分 + Σ indicator 得分",
@@ -285,17 +312,16 @@ def check_total_score(form: Form) -> list[Check]:
     ]
 
 
-def check_grade(form: Form) -> list[Check]:
+@error_rule
+def check_grade(form: Form, report: Report) -> list[Check]:
     """评分等级 follows the printed 总分: 优 ≥ 90, 良 ≥ 80, 中 ≥ 60, else 差."""
     fields = ["form.total_score", "form.grade"]
     if missing := _missing({"form.total_score": form.total_score, "form.grade": form.grade}):
-        return [_skipped("grade", Severity.error, fields, missing)]
+        return [report.skipped(fields, missing)]
     assert form.total_score is not None and form.grade is not None
     expected = grade_for(form.total_score)
     return [
-        _outcome(
-            "grade",
-            Severity.error,
+        report.outcome(
             fields,
             form.grade == expected,
             f"总分 {form.total_score} gives {expected.value}",
@@ -308,7 +334,8 @@ def check_grade(form: Form) -> list[Check]:
 # --- warnings: evaluation policy ----------------------------------------------------------------
 
 
-def check_default_weights(form: Form) -> list[Check]:
+@warning_rule
+def check_default_weights(form: Form, report: Report) -> list[Check]:
     """Level-1 weights against the national defaults (产出 50, 效益 30, 满意度 10); units may adjust."""
     sums: dict[str, Decimal] = {}
     fields: list[str] = []
@@ -321,9 +348,7 @@ def check_default_weights(form: Form) -> list[Check]:
     describe = "; ".join(f"{name} {value}" for name, value in found.items())
     expected = "; ".join(f"{name} {value}" for name, value in DEFAULT_LEVEL1_WEIGHTS.items())
     return [
-        _outcome(
-            "default_weights",
-            Severity.warning,
+        report.outcome(
             fields,
             holds,
             "level-1 weights follow the defaults" if holds else "level-1 weights depart from the defaults",
@@ -333,7 +358,8 @@ def check_default_weights(form: Form) -> list[Check]:
     ]
 
 
-def check_quantitative_score(form: Form) -> list[Check]:
+@warning_rule
+def check_quantitative_score(form: Form, report: Report) -> list[Check]:
     """A met quantitative target earns the full 分值; a missed one about 完成值/指标值 × 分值."""
     checks = []
     for index, indicator in enumerate(form.indicators):
@@ -352,10 +378,10 @@ def check_quantitative_score(form: Form) -> list[Check]:
             message = f"{indicator.name}: target unit {target.unit} ≠ actual unit {actual.unit}"
             mismatch = (message, target.unit, actual.unit)
         if mismatch is not None:
-            checks.append(_outcome("quantitative_score", Severity.warning, fields, False, *mismatch))
+            checks.append(report.outcome(fields, False, *mismatch))
             continue
         if missing := _missing(dict(zip(fields[2:], (indicator.weight, indicator.score), strict=True))):
-            checks.append(_skipped("quantitative_score", Severity.warning, fields, missing))
+            checks.append(report.skipped(fields, missing))
             continue
         assert actual.value is not None and indicator.weight is not None
         met = target_met(target, actual.value)
@@ -365,9 +391,7 @@ def check_quantitative_score(form: Form) -> list[Check]:
             else proportional_score(target, actual.value, indicator.weight, is_reverse(target))
         )
         checks.append(
-            _outcome(
-                "quantitative_score",
-                Severity.warning,
+            report.outcome(
                 fields,
                 indicator.score == expected,
                 f"{indicator.name}: target {'met' if met else 'missed'} "
@@ -379,7 +403,8 @@ def check_quantitative_score(form: Form) -> list[Check]:
     return checks
 
 
-def check_qualitative_score(form: Form) -> list[Check]:
+@warning_rule
+def check_qualitative_score(form: Form, report: Report) -> list[Check]:
     """达成 earns 80–100 % of 分值, 部分达成 60–80 %, 未达成 below 60 %."""
     checks = []
     for index, indicator in enumerate(form.indicators):
@@ -388,16 +413,14 @@ def check_qualitative_score(form: Form) -> list[Check]:
             continue
         fields = [_indicator_path(index, column) for column in ("actual", "weight", "score")]
         if missing := _missing(dict(zip(fields[1:], (indicator.weight, indicator.score), strict=True))):
-            checks.append(_skipped("qualitative_score", Severity.warning, fields, missing))
+            checks.append(report.skipped(fields, missing))
             continue
         assert indicator.weight is not None and indicator.score is not None
         low, high = ACHIEVEMENT_SHARE[outcome]
         share = indicator.score / indicator.weight if indicator.weight else ZERO
         holds = low <= share <= high if outcome is Achievement.achieved else low <= share < high
         checks.append(
-            _outcome(
-                "qualitative_score",
-                Severity.warning,
+            report.outcome(
                 fields,
                 holds,
                 f"{indicator.name}: {outcome.value} earns {low * HUNDRED:.0f}–{high * HUNDRED:.0f} % of 分值",
@@ -408,7 +431,8 @@ def check_qualitative_score(form: Form) -> list[Check]:
     return checks
 
 
-def check_deviation_reason(form: Form) -> list[Check]:
+@warning_rule
+def check_deviation_reason(form: Form, report: Report) -> list[Check]:
     """得分 < 分值 needs a 偏差原因分析及改进措施."""
     checks = []
     for index, indicator in enumerate(form.indicators):
@@ -416,9 +440,7 @@ def check_deviation_reason(form: Form) -> list[Check]:
             continue
         has_reason = bool(indicator.deviation_reason and indicator.deviation_reason.strip())
         checks.append(
-            _outcome(
-                "deviation_reason",
-                Severity.warning,
+            report.outcome(
                 [_indicator_path(index, c) for c in ("weight", "score", "deviation_reason")],
                 has_reason,
                 f"{indicator.name}: 得分 below 分值 "
@@ -428,15 +450,14 @@ def check_deviation_reason(form: Form) -> list[Check]:
     return checks
 
 
-def check_execution_rate_over_100(form: Form) -> list[Check]:
+@warning_rule
+def check_execution_rate_over_100(form: Form, report: Report) -> list[Check]:
     """执行率 above 100 % is unusual."""
     rate = form.funding.total.execution_rate
     if rate is None:
         return []
     return [
-        _outcome(
-            "execution_rate_over_100",
-            Severity.warning,
+        report.outcome(
             [_funding_path("total", "execution_rate")],
             rate <= HUNDRED,
             "执行率 at most 100 %" if rate <= HUNDRED else "执行率 above 100 % is unusual",
@@ -446,43 +467,10 @@ def check_execution_rate_over_100(form: Form) -> list[Check]:
     ]
 
 
-ERROR_RULES: tuple[Rule, ...] = (
-    check_header_complete,
-    check_execution_rate,
-    check_funding_score,
-    check_funding_rows_add_up,
-    check_weights_sum_to_100,
-    check_total_weight,
-    check_indicator_score_within_weight,
-    check_total_score,
-    check_grade,
-)
-WARNING_RULES: tuple[Rule, ...] = (
-    check_default_weights,
-    check_quantitative_score,
-    check_qualitative_score,
-    check_deviation_reason,
-    check_execution_rate_over_100,
-)
-RULES: tuple[Rule, ...] = ERROR_RULES + WARNING_RULES
-RULE_NAMES = frozenset(
-    {
-        "header_complete",
-        "execution_rate",
-        "funding_score",
-        "funding_rows_add_up",
-        "weights_sum_to_100",
-        "total_weight",
-        "indicator_score_within_weight",
-        "total_score",
-        "grade",
-        "default_weights",
-        "quantitative_score",
-        "qualitative_score",
-        "deviation_reason",
-        "execution_rate_over_100",
-    }
-)
+RULES: tuple[Rule, ...] = tuple(_REGISTRY)
+ERROR_RULES = tuple(rule for rule in RULES if rule.severity is Severity.error)
+WARNING_RULES = tuple(rule for rule in RULES if rule.severity is Severity.warning)
+RULE_NAMES = frozenset(rule.name for rule in RULES)
 
 
 def run_rules(form: Form, rules: Iterable[Rule] = RULES) -> list[Check]:

@@ -27,7 +27,7 @@ def form(form_01: Record) -> Form:
 
 def test_every_error_rule_holds_on_a_real_form(form: Form) -> None:
     for rule in rules.ERROR_RULES:
-        assert statuses(rule(form)) == {CheckStatus.passed}, rule.__name__
+        assert statuses(rule(form)) == {CheckStatus.passed}, rule.name
 
 
 def test_header_complete_names_the_missing_field(form: Form) -> None:
