@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-Box = tuple[int, int, int, int]
+from selfeval.contract.ocr import Box
 
 
 @dataclass(frozen=True)

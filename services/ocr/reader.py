@@ -20,7 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from selfeval.contract.ocr import Cell, Page, PageTables, Table, TextLine
+from selfeval.contract.ocr import Box, Cell, Page, PageTables, Table, TextLine
 from services.ocr.cleanup import CleanPage, clean_page
 from services.ocr.dewarp import dewarp
 from services.ocr.grid import Grid, Rulings, find_grids, ruling_masks
@@ -269,7 +269,7 @@ def without_rulings(grey: np.ndarray, rulings: np.ndarray) -> np.ndarray:
     return np.where(widened > 0, np.uint8(255), grey)
 
 
-def tabular_block(blobs: Blobs) -> tuple[int, int, int, int] | None:
+def tabular_block(blobs: Blobs) -> Box | None:
     """The box around rows that look like a table (3+ rows split into 2+ pieces), or None."""
     everything = np.arange(1, len(blobs.boxes))
     rows = [split_wide_gaps(row, blobs.boxes) for row in group_lines(blobs, everything)]

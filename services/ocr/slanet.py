@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from services.ocr.grid import Box, Grid, GridCell
+from selfeval.contract.ocr import Box
+from services.ocr.grid import Grid, GridCell
 
 _SPAN = re.compile(r'\s*(rowspan|colspan)="(\d+)"')
 
