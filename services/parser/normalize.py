@@ -12,11 +12,10 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-# Operators as the contract spells them; NFKC handles the rest of the full-width forms.
-_OPERATORS = {">=": "≥", "<=": "≤", "≧": "≥", "≦": "≤", "⩾": "≥", "⩽": "≤"}
+from selfeval.contract.figures import NUMBER, OPERATOR_CHARS, WHOLE_NUMBER, with_contract_operators
+
 _CJK = r"\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef“”‘’、。，；：！？（）《》【】"
-_OPERATOR_CHARS = "=≥≤<>"
-_SPACE_NEAR_CJK = re.compile(rf"\s+(?=[{_CJK}{_OPERATOR_CHARS}])|(?<=[{_CJK}{_OPERATOR_CHARS}])\s+")
+_SPACE_NEAR_CJK = re.compile(rf"\s+(?=[{_CJK}{OPERATOR_CHARS}])|(?<=[{_CJK}{OPERATOR_CHARS}])\s+")
 # NFKC would turn full-width CJK punctuation into ASCII (and … into ...); these stay as printed.
 _KEEP_FULL_WIDTH = set("，；：！？（）…")
 
@@ -46,9 +45,9 @@ _DIGIT_LOOKALIKES = str.maketrans(
 )
 # A lone dash, as printed for "-" cells, and the glyphs OCR reads it as.
 _DASHES = {"-", "－", "—", "–", "一", "二", "_", "~", "、", "·", ".", "一一", "--"}
-_AMOUNT = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
-_TWO_DECIMALS = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)\.\d{2}")
-_DECIMAL_COMMA = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+),\d{2}")
+_AMOUNT = re.compile(NUMBER)
+_TWO_DECIMALS = re.compile(rf"{WHOLE_NUMBER}\.\d{{2}}")
+_DECIMAL_COMMA = re.compile(rf"{WHOLE_NUMBER},\d{{2}}")
 
 
 def normalize_text(text: str) -> str:
@@ -56,8 +55,8 @@ def normalize_text(text: str) -> str:
     punctuation in one canonical width (see `canonical_punctuation`)."""
     chars = [c if c in _KEEP_FULL_WIDTH else unicodedata.normalize("NFKC", c) for c in text]
     text = "".join(chars)
-    for spelling, operator in _OPERATORS.items():
-        text = text.replace(spelling, operator)
+    # NFKC has made the full-width operators half-width; the other spellings remain.
+    text = with_contract_operators(text)
     text = _SPACE_NEAR_CJK.sub("", text)
     return without_specks(canonical_punctuation(" ".join(text.split())))
 
@@ -66,7 +65,7 @@ def normalize_text(text: str) -> str:
 # character (its full stop is 。, its dots ……), so there they are noise; between figures or Latin
 # letters ("3.5", "www.gov.cn", "No.") they are print and stay.
 _SPECKS = set(".·•`")
-_OPENS_FIGURE = set("=≥≤<>(（+-")
+_OPENS_FIGURE = set(OPERATOR_CHARS + "(（+-")
 _CLOSES_FIGURE = set(")）")
 
 
@@ -133,7 +132,7 @@ def canonical_punctuation(text: str) -> str:
 # A target or actual printed as figure(unit): a bracket closing the line is small and sits at the
 # cell's edge, and a poor scan loses it. The whole cell has been read when this applies, so a unit
 # still open at its end was closed in print.
-_UNCLOSED_UNIT = re.compile(r"[=≥≤<>]?[+-]?\d[\d.,]*\([^()]+")
+_UNCLOSED_UNIT = re.compile(rf"[{OPERATOR_CHARS}]?[+-]?\d[\d.,]*\([^()]+")
 
 
 def with_unit_closed(measure: str | None) -> str | None:

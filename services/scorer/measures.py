@@ -12,15 +12,11 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 from selfeval.contract import Measure, Operator
+from selfeval.contract.figures import NUMBER, OPERATOR_CHARS, with_contract_operators
 
-# Full-width and two-character spellings OCR and typists produce for the same operators.
-_OPERATOR_SPELLINGS = {
-    ">=": "≥",
-    "<=": "≤",
-    "≧": "≥",
-    "≦": "≤",
-    "⩾": "≥",
-    "⩽": "≤",
+# Full-width forms of the operators and of a measure's punctuation (the parser's NFKC makes these
+# half-width, but a record may come from elsewhere); other operator spellings are the contract's.
+_FULL_WIDTH = {
     "＝": "=",
     "＞": ">",
     "＜": "<",
@@ -31,9 +27,9 @@ _OPERATOR_SPELLINGS = {
 }
 
 _MEASURE = re.compile(
-    r"""^(?P<op>[=≥>≤<])?
-        (?P<num>[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)
-        (?:\((?P<unit>[^()]*)\)|(?P<suffix>%|[^\d\s().,=<>≥≤]{1,3}))?$""",
+    rf"""^(?P<op>[{OPERATOR_CHARS}])?
+        (?P<num>{NUMBER})
+        (?:\((?P<unit>[^()]*)\)|(?P<suffix>%|[^\d\s().,{OPERATOR_CHARS}]{{1,3}}))?$""",
     re.VERBOSE,
 )
 
@@ -48,9 +44,9 @@ class Achievement(StrEnum):
 
 def _canonical(text: str) -> str:
     text = "".join(text.split())
-    for spelling, canonical in _OPERATOR_SPELLINGS.items():
-        text = text.replace(spelling, canonical)
-    return text
+    for spelling, half_width in _FULL_WIDTH.items():
+        text = text.replace(spelling, half_width)
+    return with_contract_operators(text)
 
 
 def parse_measure(text: str | None) -> Measure | None:
