@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint
+.PHONY: setup demo test lint check
 setup:
 	@scripts/setup.sh
 
@@ -12,8 +12,16 @@ demo: setup
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@$(MAKE) --no-print-directory check
 	$(BIN)/pytest
 
 lint: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Structure: imports point one way (the contracts in pyproject.toml), every imported package is
+# declared and every declared one used, no dead code (devtools/vulture_whitelist.py: false positives).
+check:
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/deptry .
+	$(BIN)/vulture

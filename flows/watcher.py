@@ -67,7 +67,6 @@ class BucketWatcher:
     js: JetStreamContext
     settle_seconds: float = 1.0
     poll_seconds: float = 2.0
-    follow: bool = True
     incomplete_seconds: float = 60.0
     _stable: StableObjects = field(init=False)
     _handled: dict[str, str] = field(default_factory=dict, init=False)
@@ -117,8 +116,7 @@ class BucketWatcher:
             log.info("already submitted", key=obj.key, submission_id=state.submission_id, first=state.source)
             return None
         log.info("submitted", key=obj.key, submission_id=state.submission_id, size=len(data))
-        if self.follow:
-            self.start_follower(state.submission_id, obj.key)
+        self.start_follower(state.submission_id, obj.key)
         return state.submission_id
 
     def start_follower(self, submission_id: str, source: str) -> None:

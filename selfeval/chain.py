@@ -8,19 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Protocol
 
 from selfeval import __version__
 from selfeval.contract import Record
-from selfeval.contract.ocr import PageTables
+from selfeval.contract.ocr import PageReader, PageTables
 from services.parser import parse_submission
 from services.scorer import score_record
-
-
-class PageReader(Protocol):
-    """What the chain needs of the OCR engine."""
-
-    def read(self, data: bytes, source: str) -> PageTables: ...
 
 
 def records_from_tables(tables: PageTables, min_confidence: float) -> list[Record]:

@@ -21,7 +21,7 @@ from selfeval.settings import get_settings
 from selfeval.validation import describe_validation_error
 
 if TYPE_CHECKING:
-    from selfeval.chain import PageReader
+    from selfeval.contract.ocr import PageReader
 
 app = typer.Typer(
     help="selfeval: scanned 财政项目支出绩效自评表 in, verified JSON records out.",

@@ -144,17 +144,3 @@ def _s3_error_code(exc: Exception) -> str | None:
         code = response.get("Error", {}).get("Code")
         return str(code) if code is not None else None
     return None
-
-
-def outbox_for(home: Path, url: str | None = None, s3_client: S3Client | None = None) -> Outbox:
-    """`url` None → `<home>/outbox`; `s3://bucket/prefix` → S3 (boto3 client made if not given)."""
-    if not url:
-        return LocalOutbox(home / "outbox")
-    if url.startswith("s3://"):
-        bucket, _, prefix = url.removeprefix("s3://").partition("/")
-        if s3_client is None:
-            import boto3  # only S3 deployments need it
-
-            s3_client = boto3.client("s3")
-        return S3Outbox(bucket, prefix, s3_client)
-    return LocalOutbox(Path(url))

@@ -7,6 +7,8 @@ read line makes the whole cell doubtful.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from pydantic import BaseModel, ConfigDict, Field
 
 Box = tuple[int, int, int, int]
@@ -62,3 +64,9 @@ class PageTables(_Model):
     pages: list[Page]
     models: dict[str, str] = Field(default_factory=dict)
     timings: dict[str, float] = Field(default_factory=dict)
+
+
+class PageReader(Protocol):
+    """What the pipeline needs of an OCR engine: scan bytes in, the tables of its pages out."""
+
+    def read(self, data: bytes, source: str) -> PageTables: ...

@@ -22,7 +22,6 @@ from nats.js import JetStreamContext
 from selfeval import __version__
 from selfeval.bootstrap import connect_nats
 from selfeval.bus import Handoff, PermanentError, StageHandler, run_service
-from selfeval.chain import PageReader
 from selfeval.contract.messages import (
     SCANS_BUCKET,
     OcrRequest,
@@ -31,6 +30,7 @@ from selfeval.contract.messages import (
     Stage,
     tables_object,
 )
+from selfeval.contract.ocr import PageReader
 from selfeval.contract.record import Record
 from selfeval.logs import configure_logging, get_logger
 from selfeval.permissions import Role, service_name

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from selfeval.contract.record import Record, Status
-from selfeval.storage import LocalOutbox, S3Outbox, outbox_for
+from selfeval.storage import LocalOutbox, S3Outbox
 
 
 def rejected(reason: str = "not a form") -> Record:
@@ -52,11 +52,9 @@ class FakeS3:
 
 def test_s3_outbox_keys_records_by_status_under_the_prefix(tmp_path: Path) -> None:
     client = FakeS3()
-    outbox = outbox_for(tmp_path, "s3://records/selfeval/out/", s3_client=client)
-    assert isinstance(outbox, S3Outbox)
+    outbox = S3Outbox("records", "selfeval/out/", client)
     record = rejected()
     assert outbox.write_record(record) == f"s3://records/selfeval/out/rejected/{record.record_id}.json"
     assert list(client.objects) == [("records", f"selfeval/out/rejected/{record.record_id}.json")]
     assert outbox.read_record(record.record_id or "", Status.rejected) == record
     assert outbox.read_record(record.record_id or "", Status.verified) is None
-    assert isinstance(outbox_for(tmp_path), LocalOutbox)
