@@ -28,9 +28,9 @@ from scangen import Family, ScanMode, Split, random_form, scan_forms, write_pdf
 from scangen.compare import field_differences, is_figure, leaf_values
 from scangen.fixtures import real_forms
 from scangen.look import QUALITIES
-from selfeval.chain import process_bytes
 from selfeval.contract import Form, Record, Status
 from selfeval.contract.record import CheckStatus
+from selfeval.in_process import process_bytes
 from services.ocr import InputRejected, OcrEngine, OcrSettings
 from services.ocr.models import LINE_READERS
 

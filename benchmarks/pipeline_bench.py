@@ -34,10 +34,12 @@ import nats
 
 from scangen import scan_forms, write_pdf
 from scangen.fixtures import REAL_FORMS, load_fixture
-from selfeval.bus import ensure_topology, submit, watch_states
-from selfeval.chain import process_bytes
+from selfeval.bus.state import watch_states
+from selfeval.bus.topology import ensure_topology
 from selfeval.contract.messages import Stage, StageState
 from selfeval.embedded import EmbeddedNats, free_port
+from selfeval.in_process import process_bytes
+from selfeval.intake import submit
 from selfeval.settings import Settings
 from services.ocr import InputRejected, OcrEngine, OcrSettings
 from tests.bus.support import ping

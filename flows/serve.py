@@ -20,7 +20,9 @@ from flows.state_changes import StateChanges
 from flows.submission import FlowContext, follow_submission, mark_crashed, unfinished_runs
 from flows.watcher import BucketWatcher, WatcherRuntime, watch_bucket
 from selfeval.bootstrap import connect_nats, make_inbox, make_outbox
-from selfeval.bus import bind_topology, current_states, install_signal_handlers, unless_quit
+from selfeval.bus.service import install_signal_handlers, unless_quit
+from selfeval.bus.state import current_states
+from selfeval.bus.topology import bind_topology
 from selfeval.logs import configure_logging, get_logger
 from selfeval.permissions import Role
 from selfeval.settings import Settings, get_settings

@@ -2,8 +2,8 @@
 
 Every flow run waits on its submission's stages. Polling the KV bucket for each would cost a NATS
 request per run every half second: hundreds a second with a deep queue, and on a small machine every
-wake-up is taken from OCR. One ordered consumer on the state bucket (new writes only) wakes exactly
-the runs whose submission changed. A slow re-check covers a wake-up lost while NATS was away.
+wake-up is taken from OCR. One watch of the state bucket (the KV API's, keys only) wakes exactly the
+runs whose submission changed. A slow re-check covers a wake-up lost while NATS was away.
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import DeliverPolicy
 
-from selfeval.contract.messages import STATE_BUCKET, STATE_STREAM
+from selfeval.bus.state import StateWriteFeed, follow_state_writes
 from selfeval.logs import get_logger
 
 log = get_logger("selfeval.flows")
@@ -33,32 +31,24 @@ class StateChanges:
     def __init__(self, js: JetStreamContext) -> None:
         self._js = js
         self._wakers: dict[str, set[asyncio.Event]] = {}
-        self._subscription: JetStreamContext.PushSubscription | None = None
+        self._feed: StateWriteFeed | None = None
 
     async def start(self) -> None:
         try:
-            self._subscription = await self._js.subscribe(
-                f"$KV.{STATE_BUCKET}.>",
-                stream=STATE_STREAM,
-                ordered_consumer=True,
-                deliver_policy=DeliverPolicy.NEW,
-                cb=self._on_write,
-            )
+            self._feed = await follow_state_writes(self._js, self._wake)
         except Exception as exc:  # followers fall back to polling; work itself never waits on this
             log.warning("state change feed not started; followers poll", error=repr(exc))
 
     async def stop(self) -> None:
-        if self._subscription is not None:
-            with contextlib.suppress(Exception):
-                await self._subscription.unsubscribe()
-            self._subscription = None
+        if self._feed is not None:
+            await self._feed.stop()
+            self._feed = None
 
     @property
     def recheck_seconds(self) -> float:
-        return RECHECK_SECONDS if self._subscription is not None else UNWATCHED_RECHECK_SECONDS
+        return RECHECK_SECONDS if self._feed is not None else UNWATCHED_RECHECK_SECONDS
 
-    async def _on_write(self, msg: Msg) -> None:
-        submission_id = msg.subject.rsplit(".", 1)[-1]
+    def _wake(self, submission_id: str) -> None:
         for event in self._wakers.get(submission_id, ()):
             event.set()
 

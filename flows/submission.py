@@ -31,7 +31,7 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.states import Crashed
 
 from flows.state_changes import StateChanges
-from selfeval.bus import get_state
+from selfeval.bus.state import get_state
 from selfeval.contract import Record, Status
 from selfeval.contract.messages import Stage, StageState, SubmissionState
 from selfeval.logs import get_logger

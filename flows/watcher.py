@@ -27,9 +27,9 @@ from nats.js import JetStreamContext
 from prefect import flow
 
 from flows.submission import follow_submission, supersede_lost_runs
-from selfeval.bus import requeue_lost_submissions, submit
 from selfeval.contract.messages import BUCKET_EVENTS_SUBJECT
 from selfeval.inbox import Inbox, InboxObject, StableObjects
+from selfeval.intake import requeue_lost_submissions, submit
 from selfeval.logs import get_logger
 from selfeval.scan_files import looks_complete
 

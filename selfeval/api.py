@@ -33,13 +33,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from selfeval.bus import get_state
+from selfeval.bus.state import get_state
 from selfeval.contract import Record, Status, is_record_id
 from selfeval.contract.messages import BUCKET_EVENTS_SUBJECT, SUBMISSION_ID_PATTERN, SubmissionState
 from selfeval.inbox import Inbox
 from selfeval.logs import get_logger
+from selfeval.outbox import Outbox
 from selfeval.scan_files import sniff_content_type
-from selfeval.storage import Outbox
 from selfeval.uploads import (
     FILE_FIELD,
     UploadRefusedError,

@@ -13,11 +13,11 @@ from typing import Any
 from nats.aio.client import Client
 
 from selfeval import credentials
-from selfeval.bus import connect
+from selfeval.bus.connection import connect
 from selfeval.inbox import Inbox, LocalInbox, S3Inbox
+from selfeval.outbox import LocalOutbox, Outbox
 from selfeval.permissions import Role, inbox_prefix
 from selfeval.settings import Settings
-from selfeval.storage import LocalOutbox, Outbox
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 ENDPOINTS_FILE = "endpoints.json"
@@ -37,7 +37,7 @@ def make_inbox(settings: Settings) -> Inbox:
 
 def make_outbox(settings: Settings) -> Outbox:
     if settings.s3_bucket:
-        from selfeval.storage import S3Outbox
+        from selfeval.outbox import S3Outbox
 
         return S3Outbox(settings.s3_bucket, settings.s3_outbox_prefix, s3_client(settings))
     return LocalOutbox(settings.outbox_path)

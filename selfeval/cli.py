@@ -182,7 +182,7 @@ def process(
     """
     from rich.progress import Progress
 
-    from selfeval.chain import process_bytes
+    from selfeval.in_process import process_bytes
 
     settings = get_settings()
     engine, rejections = ocr_engine()
@@ -218,7 +218,7 @@ def parse(
     Exit status: 0 when every form verified, 3 when any needs review, 4 when any was rejected,
     2 when the input is not OCR output.
     """
-    from selfeval.chain import records_from_tables
+    from selfeval.in_process import records_from_tables
 
     try:
         tables = load_page_tables(ocr_file)
@@ -302,7 +302,7 @@ def submit(
     import hashlib
 
     from selfeval.bootstrap import make_inbox
-    from selfeval.consume import wait_for_records
+    from selfeval.records_client import wait_for_records
 
     settings = get_settings()
     inbox = make_inbox(settings)
@@ -348,7 +348,7 @@ def tail(
     """Print records as they are published (from the start of the durable records stream)."""
     import asyncio
 
-    from selfeval.consume import tail_records
+    from selfeval.records_client import tail_records
 
     if status not in ("verified", "review", "rejected", "all"):
         fail(f"--status must be verified, review, rejected or all, not {status!r}")
@@ -413,7 +413,8 @@ def topology() -> None:
     import asyncio
 
     from selfeval.bootstrap import nats_auth, nats_url
-    from selfeval.bus import BusAuthError, prepare_topology
+    from selfeval.bus.connection import BusAuthError
+    from selfeval.bus.topology import prepare_topology
     from selfeval.permissions import Role
 
     settings = get_settings()

@@ -32,7 +32,9 @@ import httpx
 
 from selfeval import credentials
 from selfeval.bootstrap import clear_endpoints, nats_auth, write_endpoints
-from selfeval.bus import BusAuthError, prepare_topology
+from selfeval.bus.connection import BusAuthError
+from selfeval.bus.service import CONFIG_ERROR_STATUS
+from selfeval.bus.topology import prepare_topology
 from selfeval.credentials import Credential
 from selfeval.embedded import EmbeddedNats, NatsServerError, free_port
 from selfeval.logs import open_private_log
@@ -44,8 +46,6 @@ class StartupError(RuntimeError):
     """A part of the system did not come up; the message says which and where its log is."""
 
 
-CONFIG_ERROR_STATUS = 2
-"""Exit status of a part that cannot work as configured; restarting it would only hide that."""
 FIRST_BACKOFF, MAX_BACKOFF = 1.0, 30.0
 STABLE_AFTER = 60.0
 """A part that ran this long before dying starts over from the first back-off."""

@@ -12,6 +12,7 @@ Every message is untrusted input: validating one checks not only its shape but t
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Self
@@ -45,6 +46,11 @@ SUBMISSION_ID_PATTERN = r"^[0-9a-f]{64}$"
 SubmissionId = Annotated[
     str, Field(pattern=SUBMISSION_ID_PATTERN, description="SHA-256 of the submitted bytes (64 hex digits)")
 ]
+
+
+def submission_id_for(data: bytes) -> str:
+    """A submission's id: the SHA-256 of its bytes, so the same file dropped twice is one submission."""
+    return hashlib.sha256(data).hexdigest()
 
 
 class Stage(StrEnum):

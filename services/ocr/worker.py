@@ -19,19 +19,18 @@ from concurrent.futures import ThreadPoolExecutor
 import nats.js.errors
 from nats.js import JetStreamContext
 
-from selfeval import __version__
 from selfeval.bootstrap import connect_nats
-from selfeval.bus import Handoff, PermanentError, StageHandler, run_service
+from selfeval.bus.handoff import Handoff, PermanentError, StageHandler
+from selfeval.bus.service import run_service
 from selfeval.contract.messages import (
     SCANS_BUCKET,
     OcrRequest,
     ParseRequest,
-    PublishRequest,
     Stage,
     tables_object,
 )
 from selfeval.contract.ocr import PageReader
-from selfeval.contract.record import Record
+from selfeval.intake import rejection_handoff
 from selfeval.logs import configure_logging, get_logger
 from selfeval.permissions import Role, service_name
 from selfeval.settings import Settings, get_settings
@@ -69,13 +68,6 @@ async def load_scan(js: JetStreamContext, request: OcrRequest) -> bytes:
     return result.data or b""
 
 
-def rejected(request: OcrRequest, reason: str) -> Handoff:
-    record = Record.rejected(request.submission_id, request.source, [], reason)
-    record.provenance.pipeline_version = __version__
-    message = PublishRequest(submission_id=request.submission_id, source=request.source, records=[record])
-    return Handoff.to(Stage.publish, message)
-
-
 def make_handlers(
     js: JetStreamContext,
     reader: PageReader,
@@ -89,7 +81,7 @@ def make_handlers(
         try:
             tables = await loop.run_in_executor(engine_thread, reader.read, data, request.source)
         except rejections as exc:
-            return [rejected(request, str(exc))]
+            return [rejection_handoff(request, str(exc))]
         tables.sha256, tables.source = request.submission_id, request.source
         scans = await js.object_store(SCANS_BUCKET)
         await scans.put(tables_object(request.submission_id), tables.model_dump_json().encode())
@@ -115,6 +107,7 @@ def main() -> int:
         SERVICE_NAME,
         lambda js: make_handlers(js, reader, rejections, engine_thread),
         lambda name: connect_nats(settings, name, Role.ocr),
+        rejection_handoff,
     )
 
 

@@ -14,9 +14,11 @@ from nats.js import JetStreamContext
 from pydantic import ValidationError
 
 from selfeval.bootstrap import connect_nats
-from selfeval.bus import Handoff, PermanentError, StageHandler, run_service
+from selfeval.bus.handoff import Handoff, PermanentError, StageHandler
+from selfeval.bus.service import run_service
 from selfeval.contract.messages import SCANS_BUCKET, ParseRequest, ScoreRequest, Stage, tables_object
 from selfeval.contract.ocr import PageTables
+from selfeval.intake import rejection_handoff
 from selfeval.logs import configure_logging
 from selfeval.permissions import Role, service_name
 from selfeval.settings import Settings, get_settings
@@ -62,6 +64,7 @@ def main() -> int:
         SERVICE_NAME,
         lambda js: make_handlers(js, settings),
         lambda name: connect_nats(settings, name, Role.parser),
+        rejection_handoff,
     )
 
 

@@ -1,9 +1,5 @@
-"""The scorer as a service: ScoreRequest → score → PublishRequest, and PublishRequest → records out.
-
-Publishing lives here because it is the last, cheap step after scoring; it sends each record to
-`selfeval.records.<status>` (RECORDS_STREAM, de-duplicated by record_id) and writes it to the outbox.
-The publish stage trusts no status it is handed: every record that is not a rejection is scored again
-and must come out with the status it claims, so a forged `verified` never reaches the outbox.
+"""The scorer as a service: ScoreRequest → score → PublishRequest; it also runs the publish stage
+(`selfeval.publishing`), the last, cheap step after scoring.
 Run with `python -m services.scorer.worker`; NATS_URL and SELFEVAL_* configure it.
 """
 
@@ -17,19 +13,20 @@ from nats.js import JetStreamContext
 
 from selfeval import __version__
 from selfeval.bootstrap import connect_nats, make_outbox
-from selfeval.bus import MSG_ID, Handoff, InvalidMessageError, StageHandler, run_service, update_state
+from selfeval.bus.handoff import Handoff, StageHandler
+from selfeval.bus.service import run_service
 from selfeval.contract.messages import (
     PublishRequest,
     ScoreRequest,
     Stage,
-    SubmissionState,
-    records_subject,
 )
-from selfeval.contract.record import Record, Status, record_id_for
+from selfeval.contract.record import Record
+from selfeval.intake import rejection_handoff
 from selfeval.logs import configure_logging, get_logger
+from selfeval.outbox import Outbox
 from selfeval.permissions import Role, service_name
+from selfeval.publishing import publish_handlers
 from selfeval.settings import get_settings
-from selfeval.storage import Outbox
 from services.scorer import score_record
 
 SERVICE_NAME = service_name(Role.scorer)
@@ -48,76 +45,13 @@ def score_all(records: list[Record]) -> list[Record]:
     return scored
 
 
-async def publish_record(js: JetStreamContext, outbox: Outbox, record: Record) -> None:
-    assert record.status is not None and record.record_id is not None
-    # The record id is the message id: a second publish of the same record is dropped by the stream.
-    await js.publish(
-        records_subject(record.status), record.model_dump_json().encode(), headers={MSG_ID: record.record_id}
-    )
-    await write_patiently(outbox, record)
-
-
-async def write_patiently(outbox: Outbox, record: Record, patience: float = OUTBOX_PATIENCE) -> None:
-    """Write to the outbox, waiting out an outage of the store instead of spending the stage's attempts.
-
-    Each failed attempt would otherwise count towards max_deliver and, after the last one, the record
-    would be dead-lettered although nothing is wrong with it; the stage heartbeats meanwhile.
-    """
-    deadline, delay = time.monotonic() + patience, 0.5
-    while True:
-        try:
-            await asyncio.to_thread(outbox.write_record, record)
-            return
-        except Exception as exc:
-            if time.monotonic() + delay > deadline:
-                raise
-            log.warning(
-                "outbox unreachable; retrying", record_id=record.record_id, error=str(exc), delay=delay
-            )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 15.0)
-
-
-def confirm_status(record: Record) -> None:
-    """Raise InvalidMessageError unless scoring the record gives the status it claims (rejections stand:
-    any stage may reject what it cannot read)."""
-    if record.status is Status.rejected:
-        return
-    rescored = score_record(record)
-    if rescored.status is not record.status:
-        raise InvalidMessageError(
-            f"record {record.record_id} claims {record.status}, but its figures give {rescored.status}"
-        )
-
-
-def _with_id(record: Record, submission_id: str) -> Record:
-    if not record.record_id:
-        first_page = record.submission.pages[0] if record.submission.pages else None
-        record.record_id = record_id_for(submission_id, first_page, record.form)
-    return record
-
-
 def make_handlers(js: JetStreamContext, outbox: Outbox) -> Mapping[Stage, StageHandler]:
     async def score(request: ScoreRequest) -> list[Handoff]:
         scored = await asyncio.to_thread(score_all, request.records)
         message = PublishRequest(submission_id=request.submission_id, source=request.source, records=scored)
         return [Handoff.to(Stage.publish, message)]
 
-    async def publish(request: PublishRequest) -> list[Handoff]:
-        for record in request.records:
-            confirm_status(record)
-        records = [_with_id(record, request.submission_id) for record in request.records]
-        for record in records:
-            await publish_record(js, outbox, record)
-
-        def note(state: SubmissionState) -> None:
-            state.record_ids = [record.record_id or "" for record in records]
-            state.statuses = [record.status for record in records if record.status is not None]
-
-        await update_state(js, request.submission_id, note)
-        return []
-
-    return {Stage.score: score, Stage.publish: publish}
+    return {Stage.score: score, **publish_handlers(js, outbox)}
 
 
 def main() -> int:
@@ -128,6 +62,7 @@ def main() -> int:
         SERVICE_NAME,
         lambda js: make_handlers(js, outbox),
         lambda name: connect_nats(settings, name, Role.scorer),
+        rejection_handoff,
     )
 
 

@@ -19,7 +19,11 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from scangen import scan_forms
-from selfeval.bus import MSG_ID, StageHandler, StageWorker, connect, ensure_topology, update_state
+from selfeval.bus.connection import connect
+from selfeval.bus.handoff import MSG_ID, StageHandler
+from selfeval.bus.stage_worker import StageWorker
+from selfeval.bus.state import update_state
+from selfeval.bus.topology import ensure_topology
 from selfeval.contract.messages import (
     DEAD_LETTER_STREAM,
     RECORDS_STREAM,
@@ -31,8 +35,9 @@ from selfeval.contract.messages import (
     tables_object,
 )
 from selfeval.contract.ocr import PageTables
+from selfeval.intake import rejection_handoff
+from selfeval.outbox import LocalOutbox
 from selfeval.settings import Settings
-from selfeval.storage import LocalOutbox
 from services.parser import worker as parser_worker
 from services.scorer import worker as scorer_worker
 from tests.conftest import REAL_FORMS, load_fixture
@@ -172,7 +177,10 @@ async def running_workers(
 ) -> AsyncIterator[list[StageWorker]]:
     """A StageWorker per handler, fetching until the block ends."""
     quit_event = asyncio.Event()
-    workers = [StageWorker(js, stage, handler, **FAST_WORKERS) for stage, handler in handlers.items()]  # type: ignore[arg-type]
+    workers = [
+        StageWorker(js, stage, handler, rejection_handoff, **FAST_WORKERS)  # type: ignore[arg-type]
+        for stage, handler in handlers.items()
+    ]
     for worker in workers:
         await worker.ensure_consumer()
     tasks = [asyncio.create_task(worker.run(quit_event)) for worker in workers]

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from selfeval.bus import BusAuthError, connect, ensure_topology, get_state, submit, update_state, watch_states
+from selfeval.bus.connection import BusAuthError, connect
+from selfeval.bus.state import get_state, update_state, watch_states
+from selfeval.bus.topology import ensure_topology
 from selfeval.contract.messages import (
     DEAD_LETTER_STREAM,
     RECORDS_STREAM,
@@ -19,6 +21,7 @@ from selfeval.contract.messages import (
     stage_subject,
 )
 from selfeval.embedded import EmbeddedNats
+from selfeval.intake import submit
 from tests.bus.support import open_bus, run
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from nats.js import JetStreamContext
 
-from selfeval.bus import Handoff, get_state, publish_handoff
+from selfeval.bus.handoff import Handoff, publish_handoff
+from selfeval.bus.state import get_state
 from selfeval.contract.messages import Stage, StageState, SubmissionState
 from selfeval.contract.record import Status
 from selfeval.embedded import EmbeddedNats, free_port

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from selfeval.contract.record import Record, Status
-from selfeval.storage import LocalOutbox, S3Outbox
+from selfeval.outbox import LocalOutbox, S3Outbox
 
 
 def rejected(reason: str = "not a form") -> Record:

@@ -11,11 +11,14 @@ import nats.errors
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from selfeval.bus import Handoff, StageWorker, get_state, publish_handoff, submit
+from selfeval.bus.handoff import Handoff, publish_handoff
+from selfeval.bus.stage_worker import StageWorker
+from selfeval.bus.state import get_state
 from selfeval.contract.messages import ParseRequest, Stage, StageState
 from selfeval.contract.ocr import PageTables
 from selfeval.contract.record import Record, Status
 from selfeval.embedded import EmbeddedNats
+from selfeval.intake import submit
 from services.ocr import worker as ocr_worker
 from tests.bus.support import (
     FAST_WORKERS,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from flows.state_changes import RECHECK_SECONDS, UNWATCHED_RECHECK_SECONDS, StateChanges
-from selfeval.bus import submit, update_state
+from selfeval.bus.state import update_state
 from selfeval.contract.messages import Stage, StageState, SubmissionState
 from selfeval.embedded import EmbeddedNats
+from selfeval.intake import submit
 from tests.bus.support import open_bus, run
 
 

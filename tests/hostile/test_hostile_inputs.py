@@ -14,9 +14,9 @@ from collections.abc import Callable
 import pytest
 
 from scangen.compare import field_differences
-from selfeval.chain import process_bytes
 from selfeval.contract import Record, Status
 from selfeval.contract.ocr import PageReader
+from selfeval.in_process import process_bytes
 from selfeval.settings import Settings
 from services.ocr import InputRejected, OcrEngine, default_engine
 from services.ocr.inputs import open_document

@@ -15,8 +15,8 @@ import pytest
 from scangen import scan_forms, write_pdf
 from scangen.compare import is_figure, leaf_values
 from scangen.fixtures import REAL_FORMS, load_fixture
-from selfeval.chain import process_bytes
 from selfeval.contract import Status
+from selfeval.in_process import process_bytes
 from services.ocr import InputRejected, OcrEngine
 
 NO_SEAL = {"seal": "none"}  # seals have cases of their own below

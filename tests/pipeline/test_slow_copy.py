@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from flows.watcher import BucketWatcher
-from selfeval.bus import current_states
+from selfeval.bus.state import current_states
 from selfeval.embedded import EmbeddedNats
 from selfeval.inbox import LocalInbox
 from selfeval.settings import Settings

@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from selfeval.api import ApiContext, create_app
-from selfeval.bus import connect
+from selfeval.bus.connection import connect
 from selfeval.embedded import EmbeddedNats
 from selfeval.inbox import LocalInbox
-from selfeval.storage import LocalOutbox
+from selfeval.outbox import LocalOutbox
 from tests.hostile import badfiles
 
 TOKEN = "api-token-under-test-5c1f"

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from nats.js import JetStreamContext
 
-from selfeval.bus import get_state
+from selfeval.bus.state import get_state
 from selfeval.contract.messages import Stage, StageState, stage_subject
 from selfeval.contract.record import Record, Status, record_id_for
 from selfeval.embedded import EmbeddedNats
-from selfeval.storage import LocalOutbox
+from selfeval.outbox import LocalOutbox
 from tests.bus.support import (
     dead_letters,
     downstream,

@@ -20,7 +20,8 @@ import yaml
 from nats.aio.client import Client
 
 from selfeval import credentials
-from selfeval.bus import MSG_ID, prepare_topology
+from selfeval.bus.handoff import MSG_ID
+from selfeval.bus.topology import prepare_topology
 from selfeval.contract.messages import (
     RECORDS_STREAM,
     SCANS_STREAM,

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from nats.js.api import DeliverPolicy
 
 from selfeval.bootstrap import connect_nats, make_outbox
-from selfeval.bus import get_state
+from selfeval.bus.state import get_state
 from selfeval.contract import Record
 from selfeval.contract.messages import RECORDS_SUBJECTS, SubmissionState
 from selfeval.permissions import Role

@@ -1,17 +1,18 @@
-"""The whole chain in one process: scan bytes → OCR → parse → score → records.
+"""The in-process pipeline: scan bytes → OCR → parse → score → records, no servers.
 
-The CLI's `process` command and the benchmarks call this; the NATS services run the same three
-steps as separate processes.
+The CLI's `process` and `parse` commands and the benchmarks call this; the NATS services run the same
+three steps as separate processes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 
 from selfeval import __version__
 from selfeval.contract import Record
+from selfeval.contract.messages import submission_id_for
 from selfeval.contract.ocr import PageReader, PageTables
+from selfeval.intake import rejected_record
 from services.parser import parse_submission
 from services.scorer import score_record
 
@@ -42,5 +43,5 @@ def process_bytes(
     try:
         tables = reader.read(data, source)
     except rejections as exc:
-        return [Record.rejected(hashlib.sha256(data).hexdigest(), source, [], str(exc))]
+        return [rejected_record(submission_id_for(data), source, str(exc))]
     return records_from_tables(tables, min_confidence)
