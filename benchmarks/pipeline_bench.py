@@ -126,7 +126,7 @@ def ocr_service_seconds(scans: list[Path], home: Path, processes: int, threads: 
         env["NATS_URL"] = server.url
         workers = [
             subprocess.Popen(
-                [sys.executable, "-m", "services.ocr.worker"],
+                [sys.executable, "-m", "selfeval", "serve", "ocr"],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

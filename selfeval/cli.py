@@ -258,14 +258,6 @@ def up() -> None:
     raise typer.Exit(code)
 
 
-SERVE_PARTS = {
-    "ocr": "services.ocr.worker",
-    "parser": "services.parser.worker",
-    "scorer": "services.scorer.worker",
-    "watcher": "flows.serve",
-}
-
-
 @app.command()
 def serve(
     part: Annotated[str, typer.Argument(metavar="PART", help="ocr, parser, scorer or watcher")],
@@ -275,13 +267,11 @@ def serve(
     Start any number of ocr, parser and scorer processes on any machine that reaches NATS (NATS_URL);
     JetStream gives each submission to exactly one of them.
     """
-    import importlib
+    from selfeval.parts import PARTS
 
-    module = SERVE_PARTS.get(part)
-    if module is None:
-        fail(f"unknown part {part!r}: choose one of {', '.join(SERVE_PARTS)}")
-    result = importlib.import_module(module).main()
-    raise typer.Exit(result if isinstance(result, int) else 0)
+    if part not in PARTS:
+        fail(f"unknown part {part!r}: choose one of {', '.join(PARTS)}")
+    raise typer.Exit(PARTS[part].main())
 
 
 @app.command()

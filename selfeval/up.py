@@ -38,6 +38,7 @@ from selfeval.bus.topology import prepare_topology
 from selfeval.credentials import Credential
 from selfeval.embedded import EmbeddedNats, NatsServerError, free_port
 from selfeval.logs import open_private_log
+from selfeval.parts import PARTS
 from selfeval.permissions import Role, user_name
 from selfeval.settings import Settings
 
@@ -317,20 +318,17 @@ def up(settings: Settings, say: Callable[[str], None], stop_requested: Callable[
         env.update({"NATS_URL": nats_url, "PREFECT_API_URL": prefect_api_url})
         api_port = _port_or_free(settings.api_port)
         python = sys.executable
-        parts = [
-            (f"ocr-{n + 1}" if settings.ocr_processes > 1 else "ocr", "services.ocr.worker", 0)
-            for n in range(settings.ocr_processes)
-        ]
-        parts += [
-            ("parser", "services.parser.worker", 0),
-            ("scorer", "services.scorer.worker", 0),
-            ("watcher", "flows.serve", BOOKKEEPING_NICENESS),
-        ]
         # Each OCR process gets its share of the cores (it cannot know how many siblings it has).
         ocr_env = {"SELFEVAL_OCR_THREADS": str(settings.ocr_threads_per_process(settings.ocr_processes))}
-        for name, module, niceness in parts:
-            extra = ocr_env if module == "services.ocr.worker" else None
-            supervisor.start(name, [python, "-m", module], extra, niceness=niceness)
+        for part in PARTS.values():
+            copies = settings.ocr_processes if part.name == "ocr" else 1
+            for n in range(copies):
+                supervisor.start(
+                    f"{part.name}-{n + 1}" if copies > 1 else part.name,
+                    [python, "-m", "selfeval", "serve", part.name],
+                    ocr_env if part.name == "ocr" else None,
+                    niceness=BOOKKEEPING_NICENESS if part.bookkeeping else 0,
+                )
         api = supervisor.start(
             "api",
             [python, "-m", "selfeval", "api", "--port", str(api_port)],

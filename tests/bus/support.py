@@ -37,9 +37,9 @@ from selfeval.contract.messages import (
 from selfeval.contract.ocr import PageTables
 from selfeval.intake import rejection_handoff
 from selfeval.outbox import LocalOutbox
+from selfeval.parts import parser as parser_part
+from selfeval.parts import scorer as scorer_part
 from selfeval.settings import Settings
-from services.parser import worker as parser_worker
-from services.scorer import worker as scorer_worker
 from tests.conftest import REAL_FORMS, load_fixture
 from tests.parser.truth_tables import page_tables
 
@@ -136,14 +136,14 @@ def record_ids(messages: list[Msg]) -> list[str]:
 
 
 @contextmanager
-def worker_process(module: str, nats_url: str, home: Path, **env: str) -> Iterator[subprocess.Popen[bytes]]:
-    """`python -m <module>` with NATS_URL and SELFEVAL_HOME; SIGTERM (then kill) when done."""
+def worker_process(part: str, nats_url: str, home: Path, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`selfeval serve <part>` with NATS_URL and SELFEVAL_HOME; SIGTERM (then kill) when done."""
     environment = {**os.environ, "NATS_URL": nats_url, "SELFEVAL_HOME": str(home), **env}
-    log_path = home / f"{module}.log"
+    log_path = home / f"{part}.log"
     home.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", module],
+            [sys.executable, "-m", "selfeval", "serve", part],
             cwd=ROOT,
             env=environment,
             stdout=log_file,
@@ -196,8 +196,8 @@ async def running_workers(
 def downstream(js: JetStreamContext, home: Path) -> dict[Stage, StageHandler]:
     """The real parse, score and publish handlers, writing the outbox under `home`."""
     return {
-        **parser_worker.make_handlers(js, Settings(home=home)),
-        **scorer_worker.make_handlers(js, LocalOutbox(home / "outbox")),
+        **parser_part.make_handlers(js, Settings(home=home)),
+        **scorer_part.make_handlers(js, LocalOutbox(home / "outbox")),
     }
 
 

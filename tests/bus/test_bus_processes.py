@@ -1,4 +1,4 @@
-"""The parser and scorer services as real processes (`python -m services.<name>.worker`)."""
+"""The parser and scorer services as real processes (`selfeval serve <part>`)."""
 
 from __future__ import annotations
 
@@ -35,19 +35,19 @@ def test_worker_processes_hand_on_survive_restarts_and_answer_ping(
         nc, js = await open_bus(nats_server.url)
         first = await stage_parse_request(js, "d" * 64, "inbox/first.pdf")
         second = await stage_parse_request(js, "e" * 64, "inbox/second.pdf")
-        with worker_process("services.parser.worker", nats_server.url, home, **FAST_ENV) as parser:
+        with worker_process("parser", nats_server.url, home, **FAST_ENV) as parser:
             await eventually(lambda: ping(nc, "selfeval-parser"), timeout=30)
             await publish_handoff(js, Handoff.to(Stage.parse, first))
             # No scorer yet: the parsed submission waits in the work queue.
             await eventually(lambda: _stage_done(js, first.submission_id, Stage.parse))
 
-            with worker_process("services.scorer.worker", nats_server.url, home, **FAST_ENV) as scorer:
+            with worker_process("scorer", nats_server.url, home, **FAST_ENV) as scorer:
                 state = await eventually(lambda: published(js, first.submission_id), timeout=30)
                 assert state.statuses == [Status.verified]
 
                 parser.send_signal(signal.SIGKILL)  # a crash, then a fresh parser process
                 parser.wait()
-                with worker_process("services.parser.worker", nats_server.url, home, **FAST_ENV) as again:
+                with worker_process("parser", nats_server.url, home, **FAST_ENV) as again:
                     await publish_handoff(js, Handoff.to(Stage.parse, second))
                     # A late replay of the first submission under another msg-id must not add a record.
                     replay = Handoff(Handoff.to(Stage.parse, first).subject, first, "replayed")
@@ -80,7 +80,7 @@ async def _stage_done(js: JetStreamContext, submission_id: str, stage: Stage) ->
     return bool(state and state.stages[stage] is StageState.done)
 
 
-@pytest.mark.parametrize("module", ["services.parser.worker", "flows.serve"])
+@pytest.mark.parametrize("module", ["parser", "watcher"])
 def test_a_part_waiting_for_an_unreachable_nats_still_stops_on_sigterm(module: str, tmp_path: Path) -> None:
     nowhere = f"nats://127.0.0.1:{free_port()}"  # nothing listens there
     with worker_process(module, nowhere, tmp_path, PREFECT_API_URL="http://127.0.0.1:9/api") as process:

@@ -19,7 +19,7 @@ from selfeval.contract.ocr import PageTables
 from selfeval.contract.record import Record, Status
 from selfeval.embedded import EmbeddedNats
 from selfeval.intake import submit
-from services.ocr import worker as ocr_worker
+from selfeval.parts import ocr as ocr_part
 from tests.bus.support import (
     FAST_WORKERS,
     dead_letters,
@@ -154,7 +154,7 @@ def test_submit_runs_ocr_parse_score_publish_and_bad_input_is_rejected_once(
 ) -> None:
     async def scenario() -> None:
         nc, js = await open_bus(nats_server.url)
-        handlers = {**ocr_worker.make_handlers(js, TruthReader(), (ValueError,)), **downstream(js, tmp_path)}
+        handlers = {**ocr_part.make_handlers(js, TruthReader(), (ValueError,)), **downstream(js, tmp_path)}
         async with running_workers(js, handlers) as workers:
             good, _ = await submit(js, b"%PDF-1.4 form 2", "inbox/good.pdf")
             bad, _ = await submit(js, b"GIF89a", "inbox/cat.gif")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.support import FAST_ENV, POISON_ENV, scan_bytes, sha256
+from tests.faults.support import FAST_ENV, POISON_ENV, POISON_HOOK, scan_bytes, sha256
 from tests.pipeline.system import RunningSystem, start_system
 
 POISON_SEED = 999_001
@@ -26,6 +26,7 @@ def poison(scans_dir: Path) -> bytes:
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory, poison: bytes) -> Iterator[RunningSystem]:
-    running = start_system(tmp_path_factory.mktemp("home"), {**FAST_ENV, POISON_ENV: sha256(poison)})
+    poisoned = {POISON_ENV: sha256(poison), "PYTHONPATH": str(POISON_HOOK)}
+    running = start_system(tmp_path_factory.mktemp("home"), {**FAST_ENV, **poisoned})
     yield running
     assert running.stop() == 0, running.logs()

@@ -48,10 +48,10 @@ FAST_ENV = {
 }
 ONE_PAGE_FORMS = ("form_02", "form_03")
 PART_MODULES = {
-    "ocr": "services.ocr.worker",
-    "parser": "services.parser.worker",
-    "scorer": "services.scorer.worker",
-    "watcher": "flows.serve",
+    "ocr": "selfeval serve ocr",
+    "parser": "selfeval serve parser",
+    "scorer": "selfeval serve scorer",
+    "watcher": "selfeval serve watcher",
     "api": "selfeval api",
     "prefect": "prefect server start",
 }
@@ -247,4 +247,6 @@ def assert_exactly_once(nats_url: str, ids: list[str], forms_each: int = 1) -> O
 
 
 POISON_ENV = "SELFEVAL_TEST_POISON_SHA256"
-"""Read by services/ocr/worker.py: the OCR process SIGKILLs itself on this submission."""
+"""Read by the test hook in tests/faults/poison/: the OCR process SIGKILLs itself on this submission."""
+POISON_HOOK = Path(__file__).resolve().parent / "poison"
+"""Put on PYTHONPATH of `selfeval up`: its sitecustomize.py plants the poison in the OCR part."""

@@ -1,6 +1,6 @@
-"""The parser as a service: ParseRequest (tables in the Object Store) → parse → ScoreRequest.
+"""The parser part: ParseRequest (tables in the Object Store) → parse → ScoreRequest.
 
-Run with `python -m services.parser.worker`; NATS_URL and SELFEVAL_* configure it.
+Run with `selfeval serve parser`; NATS_URL and SELFEVAL_* configure it.
 """
 
 from __future__ import annotations
@@ -66,7 +66,3 @@ def main() -> int:
         lambda name: connect_nats(settings, name, Role.parser),
         rejection_handoff,
     )
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

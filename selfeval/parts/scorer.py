@@ -1,6 +1,7 @@
-"""The scorer as a service: ScoreRequest → score → PublishRequest; it also runs the publish stage
+"""The scorer part: ScoreRequest → score → PublishRequest; it also runs the publish stage
 (`selfeval.publishing`), the last, cheap step after scoring.
-Run with `python -m services.scorer.worker`; NATS_URL and SELFEVAL_* configure it.
+
+Run with `selfeval serve scorer`; NATS_URL and SELFEVAL_* configure it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from selfeval.contract.messages import (
 )
 from selfeval.contract.record import Record
 from selfeval.intake import rejection_handoff
-from selfeval.logs import configure_logging, get_logger
+from selfeval.logs import configure_logging
 from selfeval.outbox import Outbox
 from selfeval.permissions import Role, service_name
 from selfeval.publishing import publish_handlers
@@ -30,9 +31,6 @@ from selfeval.settings import get_settings
 from services.scorer import score_record
 
 SERVICE_NAME = service_name(Role.scorer)
-log = get_logger("selfeval.scorer.worker")
-OUTBOX_PATIENCE = 600.0
-"""Seconds a record keeps trying to reach an unreachable outbox (S3 down) before the attempt fails."""
 
 
 def score_all(records: list[Record]) -> list[Record]:
@@ -64,7 +62,3 @@ def main() -> int:
         lambda name: connect_nats(settings, name, Role.scorer),
         rejection_handoff,
     )
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

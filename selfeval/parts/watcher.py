@@ -1,6 +1,6 @@
-"""The watcher process: registers the `bucket-watcher` deployment and runs its flow here.
+"""The watcher part: registers the `bucket-watcher` deployment and runs its flow here.
 
-Run as `python -m flows.serve` (what `selfeval up` starts). The deployment's flow run executes in
+Run as `selfeval serve watcher` (what `selfeval up` starts). The deployment's flow run executes in
 this process, so the watcher and the per-submission flow runs it starts share one NATS connection.
 Submissions left unfinished by an earlier run (the watcher was killed) get a new flow run to follow
 them, and so do submissions whose flow run an earlier watcher left "running" in Prefect (that run is
@@ -10,7 +10,6 @@ then marked Crashed), so every submission ends with one finished flow run.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from prefect.deployments import run_deployment
 from prefect.flow_engine import run_flow_async
@@ -20,7 +19,8 @@ from flows.state_changes import StateChanges
 from flows.submission import FlowContext, follow_submission, mark_crashed, unfinished_runs
 from flows.watcher import BucketWatcher, WatcherRuntime, watch_bucket
 from selfeval.bootstrap import connect_nats, make_inbox, make_outbox
-from selfeval.bus.service import install_signal_handlers, unless_quit
+from selfeval.bus.connection import drain
+from selfeval.bus.service import run_until_stopped, unless_quit
 from selfeval.bus.state import current_states
 from selfeval.bus.topology import bind_topology
 from selfeval.logs import configure_logging, get_logger
@@ -85,21 +85,10 @@ async def run(settings: Settings, quit_event: asyncio.Event) -> None:
         flow_run = await run_deployment(f"{watch_bucket.name}/{DEPLOYMENT}", parameters=parameters, timeout=0)
         await run_flow_async(watch_bucket, flow_run=flow_run, parameters=parameters)
     finally:
-        with contextlib.suppress(Exception):
-            await nc.drain()
+        await drain(nc)
 
 
-def main() -> None:
+def main() -> int:
     settings = get_settings()
     configure_logging(settings)
-
-    async def _main() -> None:
-        quit_event = asyncio.Event()
-        install_signal_handlers(quit_event)
-        await run(settings, quit_event)
-
-    asyncio.run(_main())
-
-
-if __name__ == "__main__":
-    main()
+    return run_until_stopped(lambda quit_event: run(settings, quit_event))

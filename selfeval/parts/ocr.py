@@ -1,18 +1,16 @@
-"""OCR as a service: OcrRequest (scan bytes in the Object Store) → read pages → ParseRequest.
+"""The OCR part: OcrRequest (scan bytes in the Object Store) → read pages → ParseRequest.
 
 The engine runs on one dedicated thread so the event loop keeps heartbeating the message while a
 page takes seconds. It is loaded on that same thread: Paddle's oneDNN (the second-opinion reader,
 SLANet_plus) keeps its compiled kernels per thread, so a read on any other thread would pay the
 set-up again. Input the
 engine refuses (not a scan, too many pages, …) becomes a rejected record at once: retrying bad input
-cannot help. Run with `python -m services.ocr.worker`.
+cannot help. Run with `selfeval serve ocr`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,7 +19,7 @@ from nats.js import JetStreamContext
 
 from selfeval.bootstrap import connect_nats
 from selfeval.bus.handoff import Handoff, PermanentError, StageHandler
-from selfeval.bus.service import run_service
+from selfeval.bus.service import CONFIG_ERROR_STATUS, run_service
 from selfeval.contract.messages import (
     SCANS_BUCKET,
     OcrRequest,
@@ -37,19 +35,9 @@ from selfeval.settings import Settings, get_settings
 from services.ocr.models import ModelMissing
 
 SERVICE_NAME = service_name(Role.ocr)
-log = get_logger("selfeval.ocr.worker")
+log = get_logger("selfeval.parts.ocr")
 
 Rejections = tuple[type[Exception], ...]
-
-POISON_ENV = "SELFEVAL_TEST_POISON_SHA256"
-"""Fault tests only: a submission id whose OCR kills this process (SIGKILL), like a crashing decoder."""
-
-
-def die_on_poison(submission_id: str) -> None:
-    # No real input is known to crash the engine (inputs.py refuses bombs), so the tests plant one.
-    if submission_id and submission_id == os.environ.get(POISON_ENV):
-        log.error("test poison: killing the OCR process", submission_id=submission_id)
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def load_reader(settings: Settings) -> tuple[PageReader, Rejections]:
@@ -75,7 +63,6 @@ def make_handlers(
     engine_thread: ThreadPoolExecutor | None = None,
 ) -> Mapping[Stage, StageHandler]:
     async def ocr(request: OcrRequest) -> list[Handoff]:
-        die_on_poison(request.submission_id)
         data = await load_scan(js, request)
         loop = asyncio.get_running_loop()
         try:
@@ -102,14 +89,10 @@ def main() -> int:
         reader, rejections = engine_thread.submit(load_reader, settings).result()
     except ModelMissing as exc:
         log.error("cannot start OCR", error=str(exc))
-        return 2
+        return CONFIG_ERROR_STATUS
     return run_service(
         SERVICE_NAME,
         lambda js: make_handlers(js, reader, rejections, engine_thread),
         lambda name: connect_nats(settings, name, Role.ocr),
         rejection_handoff,
     )
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
