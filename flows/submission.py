@@ -131,8 +131,9 @@ def summary_markdown(source: str, state: SubmissionState, records: list[Record])
         "| --- | --- | --- | --- |",
     ]
     for record in records:
-        failing = sorted({c.rule for c in record.checks if c.severity == "error" and c.status != "pass"})
-        detail = record.reason if record.status is Status.rejected else ", ".join(failing) or "-"
+        detail = (
+            record.reason if record.status is Status.rejected else ", ".join(record.failing_rules()) or "-"
+        )
         lines.append(
             f"| {record.form.project_name or '-'} | {record.status} | {detail} | `{record.record_id}` |"
         )

@@ -36,7 +36,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from selfeval.bus.state import get_state
 from selfeval.contract import Record, Status, is_record_id
 from selfeval.contract.messages import BUCKET_EVENTS_SUBJECT, SUBMISSION_ID_PATTERN, SubmissionState
-from selfeval.inbox import Inbox
+from selfeval.inbox import Inbox, inbox_key
 from selfeval.logs import get_logger
 from selfeval.outbox import Outbox
 from selfeval.scan_files import sniff_content_type
@@ -227,7 +227,7 @@ def create_app(context: ApiContext) -> FastAPI:
                 kind = sniff_content_type(upload.head)
                 if kind is None:
                     raise UploadRefusedError(415, "not a PDF, PNG, JPEG or TIFF file", "content_type")
-                key = f"{UPLOAD_PREFIX}{upload.sha256[:12]}-{safe_object_name(upload.filename)}"
+                key = inbox_key(upload.sha256, safe_object_name(upload.filename), UPLOAD_PREFIX)
                 await asyncio.to_thread(context.inbox.put_file, key, upload.path)
         except UploadRefusedError as refusal:
             metrics.refused.labels(refusal.reason).inc()

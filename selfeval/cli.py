@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 from pydantic import ValidationError
 
-from selfeval.contract import CheckStatus, Record, Severity, Status, record_json_schema
+from selfeval.contract import Record, Status, record_json_schema
 from selfeval.contract.messages import SubmissionState
 from selfeval.contract.ocr import PageTables
 from selfeval.logs import configure_logging
@@ -106,9 +106,7 @@ def load_page_tables(path: Path) -> PageTables:
 
 def summary_line(record: Record) -> str:
     """One line per form: status, project, record id, failing rules (or the reason)."""
-    failing = sorted(
-        {c.rule for c in record.checks if c.severity is Severity.error and c.status is not CheckStatus.passed}
-    )
+    failing = record.failing_rules()
     detail = f"  failing: {', '.join(failing)}" if failing else ""
     if record.status is Status.rejected:
         detail = f"  {record.reason}"
@@ -289,9 +287,10 @@ def submit(
     (or the records as JSON); the exit status is then as for `selfeval parse`.
     """
     import asyncio
-    import hashlib
 
     from selfeval.bootstrap import make_inbox
+    from selfeval.contract.messages import submission_id_for
+    from selfeval.inbox import inbox_key
     from selfeval.records_client import wait_for_records
 
     settings = get_settings()
@@ -305,8 +304,8 @@ def submit(
             typer.echo(f"selfeval: error: {path}: {exc.strerror or exc}", err=True)
             problems += 1
             continue
-        digest = hashlib.sha256(data).hexdigest()
-        key = f"{digest[:12]}-{path.name}"
+        digest = submission_id_for(data)
+        key = inbox_key(digest, path.name)
         inbox.put(key, data)
         submitted.append(digest)
         typer.echo(f"submitted {path} as {key} (submission {digest[:12]})", err=as_json)
@@ -338,9 +337,10 @@ def tail(
     """Print records as they are published (from the start of the durable records stream)."""
     import asyncio
 
+    from selfeval.contract.messages import RECORD_CHANNELS
     from selfeval.records_client import tail_records
 
-    if status not in ("verified", "review", "rejected", "all"):
+    if status not in (*RECORD_CHANNELS.values(), "all"):
         fail(f"--status must be verified, review, rejected or all, not {status!r}")
     settings = get_settings()
 

@@ -43,6 +43,12 @@ class Inbox(Protocol):
 
 
 # Names upload tools give files they are still writing; never read those.
+def inbox_key(submission_id: str, name: str, prefix: str = "") -> str:
+    """Where a scan dropped by selfeval is put: its name after the start of its submission id, so the
+    same name dropped with other bytes is another object, and a listing shows which submission it is."""
+    return f"{prefix}{submission_id[:12]}-{name}"
+
+
 _PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".uploading", ".filepart", ".swp")
 
 

@@ -12,18 +12,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from selfeval.atomic_files import write_atomically
+from selfeval.contract.messages import RECORD_CHANNELS, record_channel
 from selfeval.contract.record import Record, Status, is_record_id
-
-STATUS_DIRS: dict[Status, str] = {
-    Status.verified: "verified",
-    Status.needs_review: "review",
-    Status.rejected: "rejected",
-}
-
-
-def status_dir(status: Status | None) -> str:
-    # A record without a status was never scored; it needs a person.
-    return STATUS_DIRS[status or Status.needs_review]
 
 
 def record_bytes(record: Record) -> bytes:
@@ -60,7 +50,7 @@ class LocalOutbox:
         self.root = Path(root)
 
     def path_for(self, record: Record) -> Path:
-        return self._inside(self.root / status_dir(record.status) / record_name(record))
+        return self._inside(self.root / record_channel(record.status) / record_name(record))
 
     def _inside(self, path: Path) -> Path:
         root = self.root.resolve()
@@ -77,7 +67,7 @@ class LocalOutbox:
         return str(target)
 
     def read_record(self, record_id: str, status: Status | None) -> Record | None:
-        path = self._inside(self.root / status_dir(status) / file_name(record_id))
+        path = self._inside(self.root / record_channel(status) / file_name(record_id))
         try:
             return Record.model_validate_json(path.read_bytes())
         except FileNotFoundError:
@@ -85,7 +75,7 @@ class LocalOutbox:
 
     def _drop_other_statuses(self, record: Record, keep: Path) -> None:
         # A record re-processed into another status must not stay in its old folder too.
-        for name in STATUS_DIRS.values():
+        for name in RECORD_CHANNELS.values():
             other = self._inside(self.root / name / keep.name)
             if other != keep:
                 other.unlink(missing_ok=True)
@@ -110,7 +100,7 @@ class S3Outbox:
         self.client = client
 
     def key_for(self, record: Record) -> str:
-        return self._key(status_dir(record.status), record_name(record))
+        return self._key(record_channel(record.status), record_name(record))
 
     def _key(self, folder: str, name: str) -> str:
         return "/".join(part for part in (self.prefix, folder, name) if part)
@@ -120,7 +110,7 @@ class S3Outbox:
         self.client.put_object(
             Bucket=self.bucket, Key=key, Body=record_bytes(record), ContentType="application/json"
         )
-        for folder in STATUS_DIRS.values():
+        for folder in RECORD_CHANNELS.values():
             other = self._key(folder, record_name(record))
             if other != key:
                 # Deleting a missing key is not an error on S3.
@@ -128,7 +118,7 @@ class S3Outbox:
         return f"s3://{self.bucket}/{key}"
 
     def read_record(self, record_id: str, status: Status | None) -> Record | None:
-        key = self._key(status_dir(status), file_name(record_id))
+        key = self._key(record_channel(status), file_name(record_id))
         try:
             body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except Exception as exc:  # botocore's NoSuchKey lives on the client; match it by code

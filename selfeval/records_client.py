@@ -11,7 +11,7 @@ from nats.js.api import DeliverPolicy
 from selfeval.bootstrap import connect_nats, make_outbox
 from selfeval.bus.state import get_state
 from selfeval.contract import Record
-from selfeval.contract.messages import RECORDS_SUBJECTS, SubmissionState
+from selfeval.contract.messages import RECORDS_SUBJECTS, SubmissionState, channel_subject
 from selfeval.permissions import Role
 from selfeval.settings import Settings
 
@@ -23,7 +23,7 @@ async def tail_records(
     nc = await connect_nats(settings, "selfeval-tail", Role.client, initial_timeout=10)
     seen = 0
     try:
-        subject = RECORDS_SUBJECTS if status == "all" else f"selfeval.records.{status}"
+        subject = RECORDS_SUBJECTS if status == "all" else channel_subject(status)
         subscription = await nc.jetstream().subscribe(
             subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
         )

@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from selfeval.contract import defaults
+
 AWS_SECRETS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 """Read by boto3 itself, not through these settings; still secrets every log must mask."""
 
@@ -27,9 +29,11 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
 
     # OCR
-    dpi: int = Field(200, ge=72, le=600, description="resolution PDFs are rasterised at")
-    max_pages: int = Field(50, ge=1, description="a submission with more pages is rejected")
-    max_pixels: int = Field(60_000_000, ge=1, description="a page image with more pixels is rejected")
+    dpi: int = Field(defaults.DPI, ge=72, le=600, description="resolution PDFs are rasterised at")
+    max_pages: int = Field(defaults.MAX_PAGES, ge=1, description="a submission with more pages is rejected")
+    max_pixels: int = Field(
+        defaults.MAX_PIXELS, ge=1, description="a page image with more pixels is rejected"
+    )
     ocr_threads: int | None = Field(
         None, ge=1, description="CPU threads per OCR process (default: the cores shared among them)"
     )
@@ -47,7 +51,10 @@ class Settings(BaseSettings):
 
     # Parser
     min_confidence: float = Field(
-        0.80, ge=0, le=1, description="a required field read with less OCR confidence needs review"
+        defaults.MIN_CONFIDENCE,
+        ge=0,
+        le=1,
+        description="a required field read with less OCR confidence needs review",
     )
 
     # NATS and Prefect: None means "start the embedded one" for `selfeval up`.

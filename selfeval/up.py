@@ -35,6 +35,7 @@ from selfeval.bootstrap import clear_endpoints, nats_auth, write_endpoints
 from selfeval.bus.connection import BusAuthError
 from selfeval.bus.service import CONFIG_ERROR_STATUS
 from selfeval.bus.topology import prepare_topology
+from selfeval.contract.messages import RECORD_CHANNELS
 from selfeval.credentials import Credential
 from selfeval.embedded import EmbeddedNats, NatsServerError, free_port
 from selfeval.logs import open_private_log
@@ -294,7 +295,7 @@ def create_topology(url: str, replicas: int, auth: dict[str, str]) -> None:
 def up(settings: Settings, say: Callable[[str], None], stop_requested: Callable[[], bool]) -> int:
     """Bring everything up, report the URLs, supervise until asked to stop or a part dies."""
     home = settings.home.resolve()
-    for folder in ("inbox", "outbox/verified", "outbox/review", "outbox/rejected"):
+    for folder in ("inbox", *(f"outbox/{channel}" for channel in RECORD_CHANNELS.values())):
         (home / folder).mkdir(parents=True, exist_ok=True)
     (home / "logs").mkdir(mode=0o700, exist_ok=True)
     (home / "logs").chmod(0o700)  # logs name files and submissions: their owner's business only

@@ -65,14 +65,33 @@ def stage_subject(stage: Stage) -> str:
     return f"selfeval.work.{stage.value}"
 
 
-RECORDS_SUBJECTS = "selfeval.records.>"
+RECORDS_SUBJECT_PREFIX = "selfeval.records"
+RECORDS_SUBJECTS = f"{RECORDS_SUBJECT_PREFIX}.>"
 """Every records subject: what RECORDS_STREAM keeps, and what only the scorer may publish on."""
+
+
+RECORD_CHANNELS: dict[Status, str] = {
+    Status.verified: "verified",
+    Status.needs_review: "review",
+    Status.rejected: "rejected",
+}
+"""Where a finished record goes, by its status: the subject `selfeval.records.<channel>` and the outbox
+folder `<channel>/`."""
+
+
+def record_channel(status: Status | None) -> str:
+    # A record without a status was never scored; it needs a person.
+    return RECORD_CHANNELS[status or Status.needs_review]
 
 
 def records_subject(status: Status) -> str:
     """Where finished records go: `selfeval.records.verified`, `.review` or `.rejected`."""
-    suffix = {Status.verified: "verified", Status.needs_review: "review", Status.rejected: "rejected"}[status]
-    return f"selfeval.records.{suffix}"
+    return channel_subject(record_channel(status))
+
+
+def channel_subject(channel: str) -> str:
+    """The subject of one channel of RECORD_CHANNELS (what `selfeval tail --status` names)."""
+    return f"{RECORDS_SUBJECT_PREFIX}.{channel}"
 
 
 def dead_letter_subject(stage: Stage) -> str:

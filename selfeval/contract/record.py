@@ -183,6 +183,16 @@ class Record(_Model):
     checks: list[Check] = Field(default_factory=list)
     provenance: Provenance = Field(default_factory=Provenance)
 
+    def failing_rules(self) -> list[str]:
+        """The error-level rules that did not pass (failed, or skipped for want of their inputs)."""
+        return sorted(
+            {
+                c.rule
+                for c in self.checks
+                if c.severity is Severity.error and c.status is not CheckStatus.passed
+            }
+        )
+
     @classmethod
     def rejected(cls, sha256: str | None, source: str | None, pages: list[int], reason: str) -> Record:
         """The record of a submission that is not a readable form: nothing is lost, the reason is kept."""

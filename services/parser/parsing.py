@@ -11,13 +11,15 @@ from selfeval.contract import (
     Record,
     Severity,
     Submission,
+    defaults,
 )
 from selfeval.contract.ocr import Page, PageTables
+from selfeval.contract.paths import funding_path, indicator_path
 from services.parser.grid import rows_of
 from services.parser.labels import Label, contains_label
 from services.parser.reading import FieldSource, FormReader, FormReading
 
-DEFAULT_MIN_CONFIDENCE = 0.80
+DEFAULT_MIN_CONFIDENCE = defaults.MIN_CONFIDENCE
 # Fields a record cannot be verified without (indicator fields are added per row).
 _REQUIRED_FORM_FIELDS = (
     "form.year",
@@ -65,13 +67,13 @@ def split_forms(pages: list[Page]) -> list[FormPages]:
 def required_paths(reading: FormReading) -> list[str]:
     paths = list(_REQUIRED_FORM_FIELDS)
     paths += [
-        f"form.funding.{row}.{column}"
+        funding_path(row, column)
         for row in ("total", "current_year_appropriation", "carryover", "other")
         for column in _REQUIRED_FUNDING
     ]
-    paths += ["form.funding.total.weight", "form.funding.total.score"]
+    paths += [funding_path("total", "weight"), funding_path("total", "score")]
     for index in range(len(reading.form.indicators)):
-        paths += [f"form.indicators[{index}].{column}" for column in _REQUIRED_INDICATOR]
+        paths += [indicator_path(index, column) for column in _REQUIRED_INDICATOR]
     return paths
 
 
