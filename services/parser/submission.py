@@ -13,9 +13,9 @@ from selfeval.contract import (
     Submission,
 )
 from selfeval.contract.ocr import Page, PageTables
-from services.parser.grid import rows_of
 from services.parser.labels import Label, contains_label
 from services.parser.reading import FieldSource, FormReader, FormReading
+from services.parser.table_rows import rows_of
 
 DEFAULT_MIN_CONFIDENCE = 0.80
 # Fields a record cannot be verified without (indicator fields are added per row).
