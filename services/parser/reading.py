@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 
 from selfeval.contract import Form, Funding, FundingRow, Goal, Grade, Indicator
 from selfeval.contract.ocr import Cell, TextLine
-from services.parser.grid import GridRow, Span, cell_in_column, cell_span
 from services.parser.labels import (
     FUNDING_COLUMN_LABELS,
     FUNDING_ROW_LABELS,
@@ -22,6 +22,7 @@ from services.parser.labels import (
     match_label,
 )
 from services.parser.normalize import ideographs, normalize_text, read_number, with_unit_closed
+from services.parser.table_rows import GridRow, Span, cell_in_column, cell_span
 
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 _FUNDING_FIELDS = {
@@ -99,6 +100,16 @@ def _least(cells: list[Cell]) -> float | None:
     return min(values) if values else None
 
 
+class Section(StrEnum):
+    """The parts of the printed form, in the order a person reads them."""
+
+    header = "header"
+    funding = "funding"
+    goals = "goals"
+    indicators = "indicators"
+    closing = "closing"
+
+
 class FormReader:
     """Walks a form's rows once, section by section, as a person reads the printed form."""
 
@@ -113,7 +124,7 @@ class FormReader:
         self.funding_columns: dict[Label, Span] = {}
         self.goal_columns: dict[Label, Span] = {}
         self.indicator_columns: dict[Label, Span] = {}
-        self.section: str = "header"
+        self.section = Section.header
         self.sources: dict[str, FieldSource] = {}
         self.labels: dict[str, LabelMatch] = {}
         self._goal_ended_on_page = 0
@@ -142,17 +153,17 @@ class FormReader:
         return FormReading(form=form, sources=self.sources, labels=self.labels)
 
     def _read_row(self, row: GridRow) -> None:
-        if self.section in ("header", "funding") and self._read_header_row(row):
+        if self.section in (Section.header, Section.funding) and self._read_header_row(row):
             return
         if self._read_section_header(row):
             return
         if self._read_closing_row(row):
             return
-        if self.section == "funding":
+        if self.section is Section.funding:
             self._read_funding_row(row)
-        elif self.section == "goals":
+        elif self.section is Section.goals:
             self._read_goal_row(row)
-        elif self.section == "indicators":
+        elif self.section is Section.indicators:
             self._read_indicator_row(row)
 
     def _columns_cut_short(self, row: GridRow, matched: list[Cell]) -> None:
@@ -192,20 +203,20 @@ class FormReader:
 
     def _read_section_header(self, row: GridRow) -> bool:
         funding = row.labels(FUNDING_COLUMN_LABELS)
-        if len(funding) >= 3 and self.section in ("header", "funding"):
+        if len(funding) >= 3 and self.section in (Section.header, Section.funding):
             self.funding_columns = {match.label: cell_span(cell) for cell, match in funding}
-            self.section = "funding"
+            self.section = Section.funding
             return True
         goals = row.labels((Label.expected, Label.actual))
         if len(goals) == 2:
             self.goal_columns = {match.label: cell_span(cell) for cell, match in goals}
-            self.section = "goals"
+            self.section = Section.goals
             return True
         indicators = row.labels(INDICATOR_COLUMN_LABELS)
         if len(indicators) >= 4:
             self.indicator_columns = {match.label: cell_span(cell) for cell, match in indicators}
             self._columns_cut_short(row, [cell for cell, _ in indicators])
-            self.section = "indicators"
+            self.section = Section.indicators
             return True
         return False
 
@@ -214,7 +225,7 @@ class FormReader:
         if not found:
             return False
         cell, match = found[0]
-        self.section = "closing"
+        self.section = Section.closing
         if match.label is Label.total_score:
             self.labels["form.total_score"] = match
             self.total_weight = self._number(row, Label.indicator_weight, "form.total_weight")

@@ -15,9 +15,9 @@ from selfeval.contract import (
 )
 from selfeval.contract.ocr import Page, PageTables
 from selfeval.contract.paths import funding_path, indicator_path
-from services.parser.grid import rows_of
 from services.parser.labels import Label, contains_label
 from services.parser.reading import FieldSource, FormReader, FormReading
+from services.parser.table_rows import rows_of
 
 DEFAULT_MIN_CONFIDENCE = defaults.MIN_CONFIDENCE
 # Fields a record cannot be verified without (indicator fields are added per row).
