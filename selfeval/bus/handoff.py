@@ -25,10 +25,6 @@ from selfeval.contract.messages import (
     Stage,
     stage_subject,
 )
-from selfeval.logs import get_logger
-
-log = get_logger("selfeval.bus")
-
 
 MSG_ID = "Nats-Msg-Id"
 StageMessage = OcrRequest | ParseRequest | ScoreRequest | PublishRequest

@@ -19,9 +19,6 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from selfeval.contract.messages import STATE_BUCKET, SubmissionState
-from selfeval.logs import get_logger
-
-log = get_logger("selfeval.bus")
 
 
 async def _states(js: JetStreamContext) -> KeyValue:

@@ -3,9 +3,8 @@
 The engine runs on one dedicated thread so the event loop keeps heartbeating the message while a
 page takes seconds. It is loaded on that same thread: Paddle's oneDNN (the second-opinion reader,
 SLANet_plus) keeps its compiled kernels per thread, so a read on any other thread would pay the
-set-up again. Input the
-engine refuses (not a scan, too many pages, …) becomes a rejected record at once: retrying bad input
-cannot help. Run with `selfeval serve ocr`.
+set-up again. Input the engine refuses (not a scan, too many pages, …) becomes a rejected record at
+once: retrying bad input cannot help. Run with `selfeval serve ocr`.
 """
 
 from __future__ import annotations

@@ -16,11 +16,7 @@ from selfeval import __version__
 from selfeval.bootstrap import connect_nats, make_outbox
 from selfeval.bus.handoff import Handoff, StageHandler
 from selfeval.bus.service import run_service
-from selfeval.contract.messages import (
-    PublishRequest,
-    ScoreRequest,
-    Stage,
-)
+from selfeval.contract.messages import PublishRequest, ScoreRequest, Stage
 from selfeval.contract.record import Record
 from selfeval.intake import rejection_handoff
 from selfeval.logs import configure_logging
