@@ -3,7 +3,7 @@
 from services.ocr.html import tables_to_html
 from services.ocr.inputs import InputRejected
 from services.ocr.models import ModelMissing
-from services.ocr.reader import OcrEngine, default_engine, read_file
+from services.ocr.reader import OcrEngine
 from services.ocr.settings import OcrSettings
 
 __all__ = [
@@ -11,7 +11,5 @@ __all__ = [
     "ModelMissing",
     "OcrEngine",
     "OcrSettings",
-    "default_engine",
-    "read_file",
     "tables_to_html",
 ]

@@ -183,10 +183,6 @@ class OcrEngine:
             timings=timings,
         )
 
-    def read_file(self, path: str | Path) -> PageTables:
-        path = Path(path)
-        return self.read(path.read_bytes(), source=str(path))
-
     def read_image(self, bgr: np.ndarray, dpi: int, number: int = 1, watch: Stopwatch | None = None) -> Page:
         """Read one page image (BGR or grey uint8), turned upright first if it was scanned turned."""
         watch = watch or Stopwatch()
@@ -422,20 +418,4 @@ def assemble(
     return tables, free
 
 
-_default_engine: OcrEngine | None = None
-
-
-def default_engine() -> OcrEngine:
-    """A process-wide engine with default settings, loaded on first use."""
-    global _default_engine
-    if _default_engine is None:
-        _default_engine = OcrEngine()
-    return _default_engine
-
-
-def read_file(path: str | Path, engine: OcrEngine | None = None) -> PageTables:
-    """Read a file from disk with `engine` (or the process-wide default one)."""
-    return (engine or default_engine()).read_file(path)
-
-
-__all__ = ["OcrEngine", "default_engine", "read_file"]
+__all__ = ["OcrEngine"]

@@ -1,5 +1,5 @@
 """The parser: OCR cell tables → form records (pure, no I/O)."""
 
-from services.parser.submission import DEFAULT_MIN_CONFIDENCE, parse_submission, split_forms
+from services.parser.submission import parse_submission
 
-__all__ = ["DEFAULT_MIN_CONFIDENCE", "parse_submission", "split_forms"]
+__all__ = ["parse_submission"]

@@ -132,7 +132,7 @@ class FormReader:
     # --- the walk ------------------------------------------------------------------------------
 
     def read(self, rows: list[GridRow], free_lines: list[TextLine]) -> FormReading:
-        self._read_year(free_lines, rows)
+        self._read_year(free_lines)
         for row in rows:
             self._read_row(row)
         for indicator in self.indicators:
@@ -176,7 +176,7 @@ class FormReader:
 
     # --- header -------------------------------------------------------------------------------
 
-    def _read_year(self, free_lines: list[TextLine], rows: list[GridRow]) -> None:
+    def _read_year(self, free_lines: list[TextLine]) -> None:
         for line in free_lines:
             if match := _YEAR.search(normalize_text(line.text)):
                 self.header["year"] = int(match[1])

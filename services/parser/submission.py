@@ -19,7 +19,6 @@ from services.parser.labels import Label, contains_label
 from services.parser.reading import FieldSource, FormReader, FormReading
 from services.parser.table_rows import rows_of
 
-DEFAULT_MIN_CONFIDENCE = defaults.MIN_CONFIDENCE
 # Fields a record cannot be verified without (indicator fields are added per row).
 _REQUIRED_FORM_FIELDS = (
     "form.year",
@@ -145,7 +144,7 @@ def _unreadable(path: str, problem: str | None, source: FieldSource | None) -> C
 
 
 def record_for(
-    form_pages: FormPages, tables: PageTables, min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    form_pages: FormPages, tables: PageTables, min_confidence: float = defaults.MIN_CONFIDENCE
 ) -> Record:
     reading = FormReader().read(rows_of(form_pages.pages), form_pages.pages[0].free_lines)
     provenance = Provenance(
@@ -165,7 +164,7 @@ def record_for(
     )
 
 
-def parse_submission(tables: PageTables, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> list[Record]:
+def parse_submission(tables: PageTables, min_confidence: float = defaults.MIN_CONFIDENCE) -> list[Record]:
     """One record per form of the submission; a submission with no form gives one rejected record."""
     forms = split_forms(tables.pages)
     if not forms:

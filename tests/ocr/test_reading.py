@@ -26,7 +26,7 @@ def norm(text: str) -> str:
 
 def read_pages(engine: OcrEngine, pages: list[ScanPage], tmp_path: Path) -> PageTables:
     path = write_tiff(pages, tmp_path / "scan.tiff")
-    return engine.read_file(path)
+    return engine.read(path.read_bytes(), source=str(path))
 
 
 def cells_by_position(result: PageTables, number: int) -> dict[tuple[int, int], Cell]:
@@ -126,7 +126,8 @@ def test_the_tiny_line_reader_reads_every_figure(model_cache: Path, office_scans
 
 def test_multi_page_pdf(engine: OcrEngine, tmp_path: Path) -> None:
     pages = scan_forms([load_fixture(REAL_FORMS[3]).form], quality="clean", dpi=200, seed=1, classic=True)
-    result = engine.read_file(write_pdf(pages, tmp_path / "scan.pdf"))
+    path = write_pdf(pages, tmp_path / "scan.pdf")
+    result = engine.read(path.read_bytes(), source=str(path))
     assert len(result.pages) == len(pages) >= 2
     wrong, hits, total = compare(result, [p.truth for p in pages])
     print(f"\nform_04 clean via PDF: {hits}/{total} cells exact")
