@@ -2,17 +2,16 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint check
+.PHONY: setup demo test lint
 setup:
 	@scripts/setup.sh
 
 demo: setup
 	@scripts/demo.sh
 
-test: setup
+test: setup check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	@$(MAKE) --no-print-directory check
 	$(BIN)/pytest
 
 lint: setup
@@ -21,6 +20,7 @@ lint: setup
 
 # Structure: imports point one way (the contracts in pyproject.toml), every imported package is
 # declared and every declared one used, no dead code (devtools/vulture_whitelist.py: false positives).
+.PHONY: check
 check:
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/deptry .

@@ -18,7 +18,7 @@ from selfeval.contract import Record, Status
 from selfeval.contract.ocr import PageReader
 from selfeval.in_process import process_bytes
 from selfeval.settings import Settings
-from services.ocr import InputRejected, OcrEngine
+from services.ocr import InputRejected, OcrEngine, default_engine
 from services.ocr.inputs import open_document
 from tests.hostile import badfiles
 
@@ -30,7 +30,7 @@ NOT_A_FORM = "not a 财政项目支出绩效自评表: no form title found on an
 
 @pytest.fixture(scope="module")
 def engine() -> OcrEngine:
-    return OcrEngine()
+    return default_engine()
 
 
 def process(engine: PageReader, data: bytes, source: str) -> list[Record]:
