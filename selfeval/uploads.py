@@ -74,6 +74,8 @@ class _FilePartReader:
 
     def __init__(self, spool: IO[bytes], upload: SpooledUpload, max_bytes: int) -> None:
         self.spool, self.upload, self.max_bytes = spool, upload, max_bytes
+        # The submission id (`submission_id_for`) of the upload, computed as its bytes stream in, since
+        # the whole file is never held in memory.
         self.digest = hashlib.sha256()
         self.parts = 0
         self.ended = False
