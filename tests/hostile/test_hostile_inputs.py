@@ -17,7 +17,7 @@ from scangen.compare import field_differences
 from selfeval.chain import PageReader, process_bytes
 from selfeval.contract import Record, Status
 from selfeval.settings import Settings
-from services.ocr import InputRejected, OcrEngine, default_engine
+from services.ocr import InputRejected, OcrEngine
 from services.ocr.inputs import open_document
 from tests.hostile import badfiles
 
@@ -25,11 +25,6 @@ HUGE_PAGE = (
     "page 1 is 30000×30000 = 900,000,000 pixels; at most 60,000,000 are accepted (scan at a lower resolution)"
 )
 NOT_A_FORM = "not a 财政项目支出绩效自评表: no form title found on any page"
-
-
-@pytest.fixture(scope="module")
-def engine() -> OcrEngine:
-    return default_engine()
 
 
 def process(engine: PageReader, data: bytes, source: str) -> list[Record]:
