@@ -1,5 +1,17 @@
 """Shared test helpers: the eight real forms and the planted mistakes, as records; a real nats-server;
-the one OCR engine of the session."""
+the one OCR engine of the session; and the test tiers.
+
+Every test belongs to exactly one tier, by what it starts:
+
+- ``unit``: pure code, no server and no OCR model (``make test-fast`` runs these);
+- ``integration``: one real outside part: a nats-server, SeaweedFS, a part's process, or the OCR engine
+  on a page;
+- ``system``: the whole system (``selfeval up``) or the whole chain with real OCR over whole forms.
+
+A test using one of the fixtures in ``FIXTURE_TIERS`` gets that fixture's tier by itself; any other
+test is marked in its module (``pytestmark``) or on its function. Collection fails for a test with no
+tier, with two, or marked lower than a fixture it uses.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +29,43 @@ from services.ocr import OcrEngine, OcrSettings
 __all__ = ["FIXTURES", "PLANTED", "REAL_FORMS", "load_fixture"]
 
 PLANTED = json.loads((FIXTURES / "planted" / "expected.json").read_text(encoding="utf-8"))
+
+TIERS = ("unit", "integration", "system")
+"""From the least to the most a test starts."""
+
+FIXTURE_TIERS = {
+    "nats_server": "integration",
+    "model_cache": "integration",
+    "engine": "integration",
+    "seaweedfs": "integration",
+    "system": "system",
+}
+"""Fixtures that start something, by name (a module may define its own `nats_server` or `system`)."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by the markers this adds
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    problems = [problem for item in items if (problem := settle_tier(item))]
+    if problems:
+        raise pytest.UsageError("tests without exactly one tier:\n  " + "\n  ".join(problems))
+
+
+def settle_tier(item: pytest.Item) -> str | None:
+    """Mark `item` with the tier its fixtures imply unless it is marked; say what is wrong, if anything."""
+    marked = {marker.name for marker in item.iter_markers() if marker.name in TIERS}
+    fixtures = [name for name in getattr(item, "fixturenames", ()) if name in FIXTURE_TIERS]
+    implied = max((FIXTURE_TIERS[name] for name in fixtures), key=TIERS.index, default=None)
+    if not marked:
+        if implied is None:
+            return f"{item.nodeid}: no tier (mark it unit, integration or system)"
+        item.add_marker(implied)
+        return None
+    if len(marked) > 1:
+        return f"{item.nodeid}: several tiers {sorted(marked, key=TIERS.index)}"
+    (tier,) = marked
+    if implied is not None and TIERS.index(tier) < TIERS.index(implied):
+        return f"{item.nodeid}: marked {tier} but uses {', '.join(fixtures)} ({implied})"
+    return None
 
 
 @pytest.fixture

@@ -21,6 +21,8 @@ from selfeval.contract.messages import (
 from selfeval.embedded import EmbeddedNats
 from tests.bus.support import open_bus, run
 
+pytestmark = pytest.mark.integration
+
 
 def test_topology_is_idempotent_across_processes_and_calls(nats_server: EmbeddedNats) -> None:
     async def scenario() -> None:

@@ -40,6 +40,7 @@ def rejection(engine: PageReader, data: bytes, source: str = "inbox/bad") -> str
     return record.reason
 
 
+@pytest.mark.unit
 def test_the_limits_are_the_settings_defaults() -> None:
     fields = Settings.model_fields
     assert (fields["max_pages"].default, fields["max_pixels"].default) == (50, 60_000_000)
@@ -90,6 +91,7 @@ def test_png_decompression_bomb_is_refused_before_it_is_inflated(engine: OcrEngi
     assert reason == HUGE_PAGE
 
 
+@pytest.mark.unit
 def test_pixel_limit_follows_the_setting() -> None:
     with pytest.raises(InputRejected, match=r"page 1 is 3000×3000 = 9,000,000 pixels; at most 1,000,000"):
         open_document(badfiles.png_header_only(3000, 3000), max_pixels=1_000_000)
@@ -100,6 +102,7 @@ def test_tiff_with_hundreds_of_frames(engine: OcrEngine) -> None:
     assert reason == "the file has 300 pages; at most 50 are accepted"
 
 
+@pytest.mark.unit
 def test_tiff_whose_frame_chain_loops_is_read_once() -> None:
     document = open_document(badfiles.tiff_with_looping_frames())
     assert document.page_count == 1 and len(list(document.pages())) == 1

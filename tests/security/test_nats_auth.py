@@ -16,6 +16,8 @@ import pytest
 
 from selfeval.embedded import EmbeddedNats
 
+pytestmark = pytest.mark.integration
+
 USER = "selfeval"
 PASSWORD = "nats-pass-under-test-93ab"
 
