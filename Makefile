@@ -16,7 +16,7 @@ test: setup
 	$(BIN)/pytest
 
 test-fast: setup
-	$(BIN)/pytest -m unit
+	$(BIN)/pytest -m unit -n auto --dist worksteal
 
 lint: setup
 	$(BIN)/ruff check --fix .
