@@ -9,8 +9,8 @@ Every test belongs to exactly one tier, by what it starts:
 - ``system``: the whole system (``selfeval up``) or the whole chain with real OCR over whole forms.
 
 A test using one of the fixtures in ``FIXTURE_TIERS`` gets that fixture's tier by itself; any other
-test is marked in its module (``pytestmark``) or on its function. Collection fails for a test with no
-tier, with two, or marked lower than a fixture it uses.
+test is marked in its module (``pytestmark``) or on its function. A test with no tier, with two, or
+marked lower than a fixture it uses fails, whichever tier is run.
 """
 
 from __future__ import annotations
@@ -43,11 +43,24 @@ FIXTURE_TIERS = {
 """Fixtures that start something, by name (a module may define its own `nats_server` or `system`)."""
 
 
+UNSETTLED_TIER = pytest.StashKey[str]()
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m` selects by the markers this adds
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    problems = [problem for item in items if (problem := settle_tier(item))]
-    if problems:
-        raise pytest.UsageError("tests without exactly one tier:\n  " + "\n  ".join(problems))
+    for item in items:
+        if problem := settle_tier(item):
+            # Failing at set-up rather than stopping collection: under pytest-xdist a collection error
+            # in a worker hides its message. Every tier's marker makes any `-m` tier run pick it up.
+            item.stash[UNSETTLED_TIER] = problem
+            for tier in TIERS:
+                item.add_marker(tier)
+
+
+@pytest.hookimpl(tryfirst=True)  # before the fixtures start anything
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if problem := item.stash.get(UNSETTLED_TIER, None):
+        pytest.fail(f"{problem}; tests/conftest.py says what each tier starts", pytrace=False)
 
 
 def settle_tier(item: pytest.Item) -> str | None:
