@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import FIXTURES, PLANTED, REAL_FORMS
 
+pytestmark = pytest.mark.unit
+
 SELFEVAL = [sys.executable, "-m", "selfeval"]
 
 

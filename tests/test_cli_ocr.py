@@ -5,6 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.integration
+
 SAMPLE = Path(__file__).parents[1] / "samples" / "form_03.jpg"
 
 

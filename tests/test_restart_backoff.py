@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from selfeval.up import MAX_BACKOFF, STABLE_AFTER, RestartBackoff
+
+pytestmark = pytest.mark.unit
 
 
 def test_quick_deaths_double_the_delay_up_to_the_cap() -> None:

@@ -50,6 +50,8 @@ from scangen.layout import random_style
 from scangen.seal import DEV_SHAPES, HELDOUT_SHAPES
 from selfeval.contract.record import Form, Funding, FundingRow, Goal, Grade, Indicator, Record
 
+pytestmark = pytest.mark.unit
+
 D = Decimal
 TITLE = "财政项目支出绩效自评表"
 FAST = RenderOptions(dpi=150)

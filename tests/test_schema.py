@@ -6,7 +6,11 @@ Regenerate it with `selfeval schema > schema/record.schema.json`.
 import json
 from pathlib import Path
 
+import pytest
+
 from selfeval.contract import SCHEMA_VERSION, record_json_schema
+
+pytestmark = pytest.mark.unit
 
 SCHEMA_FILE = Path(__file__).parents[1] / "schema" / "record.schema.json"
 

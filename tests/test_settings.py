@@ -6,6 +6,8 @@ import pytest
 
 from selfeval.settings import Settings, cpu_count
 
+pytestmark = pytest.mark.unit
+
 
 def test_ocr_processes_share_the_cores_unless_threads_are_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SELFEVAL_OCR_THREADS", raising=False)

@@ -3,7 +3,7 @@
 from services.ocr.html import tables_to_html
 from services.ocr.inputs import InputRejected
 from services.ocr.models import ModelMissing
-from services.ocr.reader import OcrEngine, default_engine
+from services.ocr.reader import OcrEngine
 from services.ocr.settings import OcrSettings
 
 __all__ = [
@@ -11,6 +11,5 @@ __all__ = [
     "ModelMissing",
     "OcrEngine",
     "OcrSettings",
-    "default_engine",
     "tables_to_html",
 ]

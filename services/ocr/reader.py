@@ -418,15 +418,4 @@ def assemble(
     return tables, free
 
 
-_default_engine: OcrEngine | None = None
-
-
-def default_engine() -> OcrEngine:
-    """A process-wide engine with default settings, loaded on first use."""
-    global _default_engine
-    if _default_engine is None:
-        _default_engine = OcrEngine()
-    return _default_engine
-
-
-__all__ = ["OcrEngine", "default_engine"]
+__all__ = ["OcrEngine"]

@@ -24,6 +24,8 @@ from selfeval.embedded import EmbeddedNats
 from selfeval.intake import submit
 from tests.bus.support import open_bus, run
 
+pytestmark = pytest.mark.integration
+
 
 def test_topology_is_idempotent_across_processes_and_calls(nats_server: EmbeddedNats) -> None:
     async def scenario() -> None:

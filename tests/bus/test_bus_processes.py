@@ -18,6 +18,8 @@ from selfeval.contract.record import Status
 from selfeval.embedded import EmbeddedNats, free_port
 from tests.bus.support import eventually, open_bus, ping, records_on, run, stage_parse_request, worker_process
 
+pytestmark = pytest.mark.integration
+
 FAST_ENV = {"SELFEVAL_ACK_WAIT": "2", "SELFEVAL_MAX_DELIVER": "3", "SELFEVAL_RETRY_BACKOFF": "[0.1]"}
 
 

@@ -6,8 +6,12 @@ import io
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from selfeval.contract.record import Record, Status
 from selfeval.outbox import LocalOutbox, S3Outbox
+
+pytestmark = pytest.mark.unit
 
 
 def rejected(reason: str = "not a form") -> Record:

@@ -16,6 +16,8 @@ from selfeval.embedded import EmbeddedNats, free_port
 from tests.faults.support import FAST_ENV, any_in_stage, assert_exactly_once, scan_bytes, sha256, wait_for
 from tests.pipeline.system import S3_ACCESS_KEY, S3_SECRET_KEY, SeaweedFS, start_seaweedfs, start_system
 
+pytestmark = pytest.mark.system
+
 BUCKET = "selfeval-faults"
 
 

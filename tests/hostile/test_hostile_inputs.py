@@ -18,7 +18,7 @@ from selfeval.contract import Record, Status
 from selfeval.contract.ocr import PageReader
 from selfeval.in_process import process_bytes
 from selfeval.settings import Settings
-from services.ocr import InputRejected, OcrEngine, default_engine
+from services.ocr import InputRejected, OcrEngine
 from services.ocr.inputs import open_document
 from tests.hostile import badfiles
 
@@ -26,11 +26,6 @@ HUGE_PAGE = (
     "page 1 is 30000×30000 = 900,000,000 pixels; at most 60,000,000 are accepted (scan at a lower resolution)"
 )
 NOT_A_FORM = "not a 财政项目支出绩效自评表: no form title found on any page"
-
-
-@pytest.fixture(scope="module")
-def engine() -> OcrEngine:
-    return default_engine()
 
 
 def process(engine: PageReader, data: bytes, source: str) -> list[Record]:
@@ -46,6 +41,7 @@ def rejection(engine: PageReader, data: bytes, source: str = "inbox/bad") -> str
     return record.reason
 
 
+@pytest.mark.unit
 def test_the_limits_are_the_settings_defaults() -> None:
     fields = Settings.model_fields
     assert (fields["max_pages"].default, fields["max_pixels"].default) == (50, 60_000_000)
@@ -96,6 +92,7 @@ def test_png_decompression_bomb_is_refused_before_it_is_inflated(engine: OcrEngi
     assert reason == HUGE_PAGE
 
 
+@pytest.mark.unit
 def test_pixel_limit_follows_the_setting() -> None:
     with pytest.raises(InputRejected, match=r"page 1 is 3000×3000 = 9,000,000 pixels; at most 1,000,000"):
         open_document(badfiles.png_header_only(3000, 3000), max_pixels=1_000_000)
@@ -106,6 +103,7 @@ def test_tiff_with_hundreds_of_frames(engine: OcrEngine) -> None:
     assert reason == "the file has 300 pages; at most 50 are accepted"
 
 
+@pytest.mark.unit
 def test_tiff_whose_frame_chain_loops_is_read_once() -> None:
     document = open_document(badfiles.tiff_with_looping_frames())
     assert document.page_count == 1 and len(list(document.pages())) == 1

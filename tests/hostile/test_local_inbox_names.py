@@ -8,6 +8,8 @@ import pytest
 
 from selfeval.inbox import LocalInbox
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize("key", ["../../etc/passwd", "/etc/passwd", "a/../../outside.pdf", "..", "."])
 def test_a_key_outside_the_inbox_is_refused_for_reading_and_writing(tmp_path: Path, key: str) -> None:

@@ -13,6 +13,8 @@ from services.ocr.cleanup import CleanPage, clean_page
 from services.ocr.dewarp import dewarp, table_shape
 from services.ocr.grid import find_grids, ruling_masks
 
+pytestmark = pytest.mark.unit
+
 FORM = load_fixture(REAL_FORMS[1]).form
 DPI = 200
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from services.ocr.cleanup import clean_page, drop_colour_ink, without_border_bands
+
+pytestmark = pytest.mark.unit
 
 DPI = 200
 

@@ -13,6 +13,8 @@ from PIL import Image
 from services.ocr.inputs import InputRejected, open_document, sniff_type
 from tests.hostile.badfiles import encrypted_pdf, pdf_with_pages
 
+pytestmark = pytest.mark.unit
+
 
 def png_bytes(width: int = 40, height: int = 30) -> bytes:
     buffer = io.BytesIO()

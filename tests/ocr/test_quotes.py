@@ -6,6 +6,8 @@ import pytest
 
 from services.ocr.recognise import quotes_clash
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     "text",

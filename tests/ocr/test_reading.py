@@ -69,6 +69,7 @@ def office_results(engine: OcrEngine, office_scans: dict[str, list[ScanPage]], t
     return results
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("name", ["form_01", "form_05"])
 def test_every_figure_is_read_exactly(name: str, office_scans, office_results) -> None:
     truths = [page.truth for page in office_scans[name]]
@@ -79,6 +80,7 @@ def test_every_figure_is_read_exactly(name: str, office_scans, office_results) -
     assert wrong == []
 
 
+@pytest.mark.system
 def test_result_carries_provenance_and_timings(office_results) -> None:
     result = office_results["form_01"]
     assert len(result.sha256 or "") == 64 and result.source == "form_01.tiff"
@@ -92,12 +94,14 @@ def test_result_carries_provenance_and_timings(office_results) -> None:
     assert cell.lines and cell.confidence == min(line.confidence for line in cell.lines)
 
 
+@pytest.mark.system
 def test_skew_is_reported(office_scans, office_results) -> None:
     for scan, page in zip(office_scans["form_01"], office_results["form_01"].pages, strict=True):
         applied = next(d["angle"] for d in scan.truth.degradations if d["kind"] == "Skew")
         assert abs(page.skew_degrees - applied) <= 0.3
 
 
+@pytest.mark.system
 def test_cells_under_the_seal_are_read(office_scans, office_results) -> None:
     for name, pages in office_scans.items():
         for scan in pages:
@@ -115,6 +119,7 @@ def test_cells_under_the_seal_are_read(office_scans, office_results) -> None:
                 assert norm(cells[(cell.row, cell.col)].text) == norm(cell.text), cell.field
 
 
+@pytest.mark.system
 def test_the_tiny_line_reader_reads_every_figure(model_cache: Path, office_scans, tmp_path: Path) -> None:
     tiny = OcrEngine(OcrSettings(model_dir=model_cache, threads=2, line_reader="tiny"))
     assert tiny.models["rec"].startswith("PP-OCRv6_tiny_rec")
@@ -124,6 +129,7 @@ def test_the_tiny_line_reader_reads_every_figure(model_cache: Path, office_scans
     assert wrong == []
 
 
+@pytest.mark.system
 def test_multi_page_pdf(engine: OcrEngine, tmp_path: Path) -> None:
     pages = scan_forms([load_fixture(REAL_FORMS[3]).form], quality="clean", dpi=200, seed=1, classic=True)
     path = write_pdf(pages, tmp_path / "scan.pdf")
@@ -134,6 +140,7 @@ def test_multi_page_pdf(engine: OcrEngine, tmp_path: Path) -> None:
     assert wrong == []
 
 
+@pytest.mark.system
 def test_html_view(office_results) -> None:
     html = tables_to_html(office_results["form_01"])
     assert html.startswith("<!DOCTYPE html>") and 'rowspan="5"' in html and 'colspan="7"' in html

@@ -19,6 +19,8 @@ from selfeval.contract import Status
 from selfeval.in_process import process_bytes
 from services.ocr import InputRejected, OcrEngine
 
+pytestmark = pytest.mark.system
+
 NO_SEAL = {"seal": "none"}  # seals have cases of their own below
 CASES: dict[str, tuple[int, dict[str, Any]]] = {
     # one scan per typeface family, the three scan modes among them

@@ -18,6 +18,8 @@ from services.ocr.cleanup import CleanPage, clean_page
 from services.ocr.grid import ruling_masks
 from services.ocr.seal import Seal, find_seals, without_seals
 
+pytestmark = pytest.mark.unit
+
 FORM = load_fixture(REAL_FORMS[1]).form  # one page: the seal lands on it whatever its place
 FLAT = {"skew_degrees": 0.0, "curl": 0.0, "perspective": 0.0, "signature": False, "bilevel": "threshold"}
 

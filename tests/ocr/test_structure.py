@@ -11,6 +11,8 @@ from services.ocr.cleanup import clean_page
 from services.ocr.grid import find_grids, ruling_masks
 from tests.conftest import REAL_FORMS, load_fixture
 
+pytestmark = pytest.mark.unit
+
 BBOX_TOLERANCE = 4  # pixels, after deskew
 
 

@@ -3,6 +3,8 @@ read. The first must not cost the grade; the second must never be verified."""
 
 from __future__ import annotations
 
+import pytest
+
 from scangen import scan_forms
 from selfeval.contract import CheckStatus, Grade, Record, Status
 from selfeval.contract.ocr import Cell, PageTables, TextLine
@@ -10,6 +12,8 @@ from services.parser import parse_submission
 from services.scorer import score_record
 from tests.conftest import REAL_FORMS, load_fixture
 from tests.parser.truth_tables import page_tables
+
+pytestmark = pytest.mark.unit
 
 FORM = load_fixture(REAL_FORMS[1]).form
 

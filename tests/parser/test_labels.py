@@ -13,6 +13,8 @@ from services.parser.labels import (
     match_labels_in_order,
 )
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("read", "label"),

@@ -4,6 +4,8 @@ import pytest
 
 from services.parser.normalize import normalize_text, read_number, with_unit_closed
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("raw", "value"),

@@ -12,6 +12,8 @@ from services.scorer import score_record
 from tests.conftest import REAL_FORMS, load_fixture
 from tests.parser.truth_tables import page_tables
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def real_forms() -> list[Form]:

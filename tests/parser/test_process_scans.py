@@ -19,6 +19,8 @@ from scangen.compare import field_differences
 from selfeval.contract import Form, Record, Status
 from tests.conftest import REAL_FORMS, load_fixture
 
+pytestmark = pytest.mark.system
+
 
 def run_process(files: list[Path], out: Path) -> tuple[int, list[Record], str]:
     """Exit status, the records written, and what was printed on stdout (logs go to stderr)."""

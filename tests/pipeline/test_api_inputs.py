@@ -5,6 +5,8 @@ import pytest
 from selfeval.api import safe_object_name
 from selfeval.scan_files import sniff_content_type
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("filename", "safe"),

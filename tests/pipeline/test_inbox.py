@@ -6,6 +6,8 @@ import pytest
 
 from selfeval.inbox import LocalInbox, StableObjects, is_ignored_key
 
+pytestmark = pytest.mark.unit
+
 
 def test_put_is_atomic_and_listed(tmp_path: Path) -> None:
     inbox = LocalInbox(tmp_path)

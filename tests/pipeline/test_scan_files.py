@@ -12,6 +12,8 @@ from PIL import Image
 
 from selfeval.scan_files import looks_complete
 
+pytestmark = pytest.mark.unit
+
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 

@@ -5,6 +5,8 @@ import pytest
 from selfeval.contract import Grade, Measure, Operator
 from services.scorer.arithmetic import execution_rate, funding_score, grade_for, proportional_score
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("executed", "budget", "rate"),

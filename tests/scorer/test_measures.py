@@ -5,6 +5,8 @@ import pytest
 from selfeval.contract import Operator
 from services.scorer.measures import Achievement, achievement_of, parse_measure, target_met
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("text", "operator", "value", "unit"),

@@ -8,6 +8,8 @@ from selfeval.contract import CheckStatus, Record, Severity, Status
 from services.scorer import score_record
 from tests.conftest import FIXTURES, PLANTED, REAL_FORMS, load_fixture
 
+pytestmark = pytest.mark.unit
+
 
 def failed_errors(path: Path) -> set[str]:
     scored = score_record(load_fixture(path))

@@ -8,6 +8,8 @@ from selfeval.contract import Check, CheckStatus, Form, Grade, Record
 from services.scorer import rules
 from services.scorer.measures import parse_measure
 
+pytestmark = pytest.mark.unit
+
 
 def with_measures(form: Form) -> Form:
     for indicator in form.indicators:

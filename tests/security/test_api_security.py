@@ -133,6 +133,7 @@ def test_an_uploaded_file_name_never_leaves_the_inbox(
     assert stored.read_bytes() == data
 
 
+@pytest.mark.unit
 def test_the_api_will_not_bind_beyond_loopback_without_a_token(home: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SELFEVAL_", "NATS_"))}
     env["SELFEVAL_HOME"] = str(home)

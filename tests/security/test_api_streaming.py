@@ -23,6 +23,8 @@ import pytest
 from selfeval.embedded import EmbeddedNats, free_port
 from tests.hostile import badfiles
 
+pytestmark = pytest.mark.integration
+
 TOKEN = "api-token-streaming-test-61a9"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 MAX_UPLOAD = 256 * 1024

@@ -169,6 +169,7 @@ def test_a_submission_id_that_is_not_a_sha256_never_names_an_object(
     assert reason.startswith("malformed parse message: submission_id: String should match pattern"), reason
 
 
+@pytest.mark.unit
 def test_the_outbox_refuses_paths_outside_it_whatever_the_record_says(tmp_path: Path) -> None:
     outbox = LocalOutbox(tmp_path / "outbox")
     escaping = Record.model_construct(**Record.rejected(SUBMISSION, SOURCE, [], "x").__dict__)

@@ -15,6 +15,8 @@ import pytest
 from selfeval.logs import open_private_log
 from selfeval.redaction import MASK, redact
 
+pytestmark = pytest.mark.unit
+
 TOKEN = "api-token-in-a-local-9f3e"
 NATS_PASSWORD = "nats-password-configured-77d1"
 AWS_SECRET = "aws-secret-in-the-env-c0ffee"

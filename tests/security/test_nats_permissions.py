@@ -37,6 +37,8 @@ from selfeval.permissions import Role, deploy_accounts_config, inbox_prefix, pas
 from tests.bus.support import run
 from tests.pipeline.system import nats_accepts
 
+pytestmark = pytest.mark.integration
+
 SUBMISSION = "9" * 64
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
