@@ -74,10 +74,3 @@ _.mirror_detector
 
 # Read by the parser's tests: whether a numeric cell was read.
 _.ok
-
-# Dead code in the OCR's and the parser's reading modules, which are being changed on their own line
-# of work; listed so `make check` passes until those changes delete it (issue 13, dead code).
-_.stretch_levels
-_.ink_map
-_.compact
-_._goal_ended_on_page

@@ -11,3 +11,12 @@ def funding_path(row: str, column: str | None = None) -> str:
 
 def indicator_path(index: int, column: str) -> str:
     return f"form.indicators[{index}].{column}"
+
+
+def goal_path(index: int, column: str) -> str:
+    return f"form.goals[{index}].{column}"
+
+
+def form_path(name: str) -> str:
+    """A field of the form itself: `year`, `project_name`, `total_score`, …"""
+    return f"form.{name}"

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-INK_THRESHOLD = 180
 NOISY = 5.0
 """paper grain (grey levels, after smoothing) above which a page is denoised before it is read"""
 """grey level (0–255) below which a cleaned pixel counts as ink"""
@@ -53,16 +52,6 @@ def flatten_background(grey: np.ndarray, dpi: int) -> np.ndarray:
     paper = cv2.resize(paper, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_LINEAR)
     flat = grey.astype(np.float32) * (255.0 / np.maximum(paper.astype(np.float32), 32.0))
     return flat.clip(0, 255).astype(np.uint8)
-
-
-def stretch_levels(grey: np.ndarray, white: int = 215) -> np.ndarray:
-    """Map `white` and brighter to paper: the faded seal and light noise vanish, print stays dark."""
-    lut = np.clip(np.arange(256, dtype=np.float32) * (255.0 / white), 0, 255).astype(np.uint8)
-    return cv2.LUT(grey, lut)
-
-
-def ink_map(grey: np.ndarray) -> np.ndarray:
-    return np.where(grey < INK_THRESHOLD, np.uint8(255), np.uint8(0))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ are processed one at a time so memory stays bounded by one page.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from selfeval.contract.messages import submission_id_for
 from selfeval.contract.ocr import Box, Cell, Page, PageTables, Table, TextLine
 from services.ocr.cleanup import CleanPage, clean_page
 from services.ocr.dewarp import dewarp
@@ -176,7 +176,7 @@ class OcrEngine:
         timings = {**watch.rounded(), "total": round(total, 4)}
         log.info("read %s: %d page(s) in %.2fs", source or "submission", len(pages), total)
         return PageTables(
-            sha256=hashlib.sha256(data).hexdigest(),
+            sha256=submission_id_for(data),
             source=source,
             pages=pages,
             models=self._versions(self._reading_used),

@@ -6,16 +6,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from selfeval.contract import defaults
 from services.ocr.models import default_cache_dir
 
 
 @dataclass(frozen=True)
 class OcrSettings:
-    dpi: int = 200
+    dpi: int = defaults.DPI
     """resolution PDFs are rasterised at (and assumed for images that do not say)"""
-    max_pages: int = 50
+    max_pages: int = defaults.MAX_PAGES
     """a submission with more pages is rejected"""
-    max_pixels: int = 60_000_000
+    max_pixels: int = defaults.MAX_PIXELS
     """a page image with more pixels is rejected before it is decoded"""
     threads: int = 2
     """CPU threads for inference"""

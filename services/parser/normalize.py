@@ -142,11 +142,6 @@ def with_unit_closed(measure: str | None) -> str | None:
     return measure
 
 
-def compact(text: str) -> str:
-    """Text reduced to its letters and digits, for matching labels (punctuation and spaces vary)."""
-    return "".join(c for c in unicodedata.normalize("NFKC", text) if c.isalnum())
-
-
 def ideographs(text: str) -> str:
     """Only the Chinese characters of a text. Every printed label of the form is Chinese characters
     alone, so what else OCR puts in a label cell (a seal speck read as "è", "(%)" read as "(00)")

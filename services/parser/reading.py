@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from selfeval.contract import Form, Funding, FundingRow, Goal, Grade, Indicator
 from selfeval.contract.ocr import Cell, TextLine
+from selfeval.contract.paths import form_path, funding_path, goal_path, indicator_path
 from services.parser.labels import (
     FUNDING_COLUMN_LABELS,
     FUNDING_ROW_LABELS,
@@ -127,7 +128,6 @@ class FormReader:
         self.section = Section.header
         self.sources: dict[str, FieldSource] = {}
         self.labels: dict[str, LabelMatch] = {}
-        self._goal_ended_on_page = 0
 
     # --- the walk ------------------------------------------------------------------------------
 
@@ -192,7 +192,7 @@ class FormReader:
             right_edge = label_cells[position + 1][0].bbox[0] if position + 1 < len(label_cells) else 10**9
             values = [c for c in row.started if cell.bbox[2] <= c.bbox[0] + 2 and c.bbox[2] <= right_edge + 2]
             name = match.label.name
-            path = f"form.{name}"
+            path = form_path(name)
             self.labels[path] = match
             text = _join(values)
             self.header[name] = text or None
@@ -254,11 +254,11 @@ class FormReader:
             return
         label_cell, match = found[0]
         name = _FUNDING_ROWS[match.label]
-        self.labels[f"form.funding.{name}"] = match
+        self.labels[funding_path(name)] = match
         values: dict[str, Decimal | None] = {}
         for label, column in self.funding_columns.items():
             key = _FUNDING_FIELDS[label]
-            path = f"form.funding.{name}.{key}"
+            path = funding_path(name, key)
             cell = cell_in_column(row, column)
             if cell is None or cell is label_cell:
                 self.sources[path] = FieldSource("", None, "no cell under the column")
@@ -294,7 +294,7 @@ class FormReader:
         for label, key in ((Label.expected, "expected"), (Label.actual, "actual")):
             cell = cells[label]
             if cell is not None:
-                self._add_source(f"form.goals[{index}].{key}", cell)
+                self._add_source(goal_path(index, key), cell)
 
     def _continues_goal(self, row: GridRow, expected: str) -> bool:
         """A goal row at the top of a page that carries on the pair the last page cut."""
@@ -338,13 +338,13 @@ class FormReader:
         self.indicators.append(indicator)
         for label, key in (*_LEVEL_COLUMNS, *_CONTINUABLE_COLUMNS):
             if cell[label] is not None and text[label]:
-                self._add_source(f"form.indicators[{index}].{key}", cell[label])
+                self._add_source(indicator_path(index, key), cell[label])
         for label, key, reading in (
             (Label.indicator_weight, "weight", weight),
             (Label.score, "score", score),
         ):
             found = cell[label]
-            self.sources[f"form.indicators[{index}].{key}"] = FieldSource(
+            self.sources[indicator_path(index, key)] = FieldSource(
                 found.text if found else "", found.confidence if found else None, reading.problem
             )
 
@@ -358,7 +358,7 @@ class FormReader:
             setattr(indicator, key, normalize_text((getattr(indicator, key) or "") + text[label]))
             found = cell[label]
             if found is not None:
-                self._add_source(f"form.indicators[{index}].{key}", found)
+                self._add_source(indicator_path(index, key), found)
 
     def _add_source(self, path: str, cell: Cell) -> None:
         """Record a cell a field was read from (a field cut by a page break has several)."""

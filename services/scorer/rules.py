@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from selfeval.contract import Check, CheckStatus, Form, FundingRow, Severity
+from selfeval.contract.paths import funding_path, indicator_path
 from services.scorer.arithmetic import (
     CENT,
     HUNDRED,
@@ -112,14 +113,6 @@ def _missing(values: dict[str, object]) -> list[str]:
     return [path for path, value in values.items() if value is None]
 
 
-def _funding_path(row: str, column: str) -> str:
-    return f"form.funding.{row}.{column}"
-
-
-def _indicator_path(index: int, column: str) -> str:
-    return f"form.indicators[{index}].{column}"
-
-
 def _row(form: Form, name: str) -> FundingRow:
     row: FundingRow = getattr(form.funding, name)
     return row
@@ -154,9 +147,9 @@ def check_execution_rate(form: Form, report: Report) -> list[Check]:
     for name in FUNDING_ROWS:
         row = _row(form, name)
         inputs = {
-            _funding_path(name, "annual_budget"): row.annual_budget,
-            _funding_path(name, "executed"): row.executed,
-            _funding_path(name, "execution_rate"): row.execution_rate,
+            funding_path(name, "annual_budget"): row.annual_budget,
+            funding_path(name, "executed"): row.executed,
+            funding_path(name, "execution_rate"): row.execution_rate,
         }
         if missing := _missing(inputs):
             checks.append(report.skipped(list(inputs), missing))
@@ -180,10 +173,10 @@ def check_funding_score(form: Form, report: Report) -> list[Check]:
     """Funding 得分 = 分数 × 执行数 / 预算数, rounded half-up, never above 分数 (total row only)."""
     row = form.funding.total
     inputs = {
-        _funding_path("total", "weight"): row.weight,
-        _funding_path("total", "annual_budget"): row.annual_budget,
-        _funding_path("total", "executed"): row.executed,
-        _funding_path("total", "score"): row.score,
+        funding_path("total", "weight"): row.weight,
+        funding_path("total", "annual_budget"): row.annual_budget,
+        funding_path("total", "executed"): row.executed,
+        funding_path("total", "score"): row.score,
     }
     if missing := _missing(inputs):
         return [report.skipped(list(inputs), missing)]
@@ -205,8 +198,8 @@ def check_funding_rows_add_up(form: Form, report: Report) -> list[Check]:
     """当年财政拨款 + 上年结转资金 + 其他资金 = 年度资金总额, in each amount column."""
     checks = []
     for column in AMOUNT_COLUMNS:
-        parts = {_funding_path(name, column): getattr(_row(form, name), column) for name in FUNDING_SUB_ROWS}
-        total_path = _funding_path("total", column)
+        parts = {funding_path(name, column): getattr(_row(form, name), column) for name in FUNDING_SUB_ROWS}
+        total_path = funding_path("total", column)
         inputs = {total_path: getattr(form.funding.total, column), **parts}
         if missing := _missing(inputs):
             checks.append(report.skipped(list(inputs), missing))
@@ -225,9 +218,9 @@ def check_funding_rows_add_up(form: Form, report: Report) -> list[Check]:
 
 
 def _weight_inputs(form: Form) -> dict[str, Decimal | None]:
-    inputs: dict[str, Decimal | None] = {_funding_path("total", "weight"): form.funding.total.weight}
+    inputs: dict[str, Decimal | None] = {funding_path("total", "weight"): form.funding.total.weight}
     for index, indicator in enumerate(form.indicators):
-        inputs[_indicator_path(index, "weight")] = indicator.weight
+        inputs[indicator_path(index, "weight")] = indicator.weight
     return inputs
 
 
@@ -274,7 +267,7 @@ def check_indicator_score_within_weight(form: Form, report: Report) -> list[Chec
     """0 ≤ 得分 ≤ 分值 for every indicator."""
     checks = []
     for index, indicator in enumerate(form.indicators):
-        fields = [_indicator_path(index, "weight"), _indicator_path(index, "score")]
+        fields = [indicator_path(index, "weight"), indicator_path(index, "score")]
         if missing := _missing(dict(zip(fields, (indicator.weight, indicator.score), strict=True))):
             checks.append(report.skipped(fields, missing))
             continue
@@ -294,9 +287,9 @@ def check_indicator_score_within_weight(form: Form, report: Report) -> list[Chec
 @error_rule
 def check_total_score(form: Form, report: Report) -> list[Check]:
     """总分 = funding 得分 + Σ indicator 得分."""
-    inputs: dict[str, Decimal | None] = {_funding_path("total", "score"): form.funding.total.score}
+    inputs: dict[str, Decimal | None] = {funding_path("total", "score"): form.funding.total.score}
     for index, indicator in enumerate(form.indicators):
-        inputs[_indicator_path(index, "score")] = indicator.score
+        inputs[indicator_path(index, "score")] = indicator.score
     fields = ["form.total_score", *inputs]
     if missing := _missing({"form.total_score": form.total_score, **inputs}):
         return [report.skipped(fields, missing)]
@@ -342,7 +335,7 @@ def check_default_weights(form: Form, report: Report) -> list[Check]:
     for index, indicator in enumerate(form.indicators):
         if indicator.weight is not None:
             sums[indicator.level1] = sums.get(indicator.level1, ZERO) + indicator.weight
-            fields.append(_indicator_path(index, "weight"))
+            fields.append(indicator_path(index, "weight"))
     found = {name: sums.get(name, ZERO) for name in DEFAULT_LEVEL1_WEIGHTS}
     holds = found == DEFAULT_LEVEL1_WEIGHTS
     describe = "; ".join(f"{name} {value}" for name, value in found.items())
@@ -366,7 +359,7 @@ def check_quantitative_score(form: Form, report: Report) -> list[Check]:
         target, actual = indicator.target_measure, indicator.actual_measure
         if target is None or actual is None or not target.is_quantitative:
             continue
-        fields = [_indicator_path(index, column) for column in ("target", "actual", "weight", "score")]
+        fields = [indicator_path(index, column) for column in ("target", "actual", "weight", "score")]
         mismatch = None
         if not actual.is_quantitative:
             mismatch = (
@@ -411,7 +404,7 @@ def check_qualitative_score(form: Form, report: Report) -> list[Check]:
         outcome = achievement_of(indicator.actual_measure)
         if outcome is None:
             continue
-        fields = [_indicator_path(index, column) for column in ("actual", "weight", "score")]
+        fields = [indicator_path(index, column) for column in ("actual", "weight", "score")]
         if missing := _missing(dict(zip(fields[1:], (indicator.weight, indicator.score), strict=True))):
             checks.append(report.skipped(fields, missing))
             continue
@@ -441,7 +434,7 @@ def check_deviation_reason(form: Form, report: Report) -> list[Check]:
         has_reason = bool(indicator.deviation_reason and indicator.deviation_reason.strip())
         checks.append(
             report.outcome(
-                [_indicator_path(index, c) for c in ("weight", "score", "deviation_reason")],
+                [indicator_path(index, c) for c in ("weight", "score", "deviation_reason")],
                 has_reason,
                 f"{indicator.name}: 得分 below 分值 "
                 + ("is explained" if has_reason else "without 偏差原因分析及改进措施"),
@@ -458,7 +451,7 @@ def check_execution_rate_over_100(form: Form, report: Report) -> list[Check]:
         return []
     return [
         report.outcome(
-            [_funding_path("total", "execution_rate")],
+            [funding_path("total", "execution_rate")],
             rate <= HUNDRED,
             "执行率 at most 100 %" if rate <= HUNDRED else "执行率 above 100 % is unusual",
             "≤ 100.00",
