@@ -107,25 +107,3 @@ def test_a_service_with_the_right_credentials_serves_until_stopped(
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(30) == 0, log_path.read_text()
     assert PASSWORD not in log_path.read_text()
-
-
-@pytest.mark.parametrize("part", ["parser", "watcher"])
-def test_a_part_whose_credentials_are_refused_exits_with_status_2(
-    secured_nats: EmbeddedNats, tmp_path: Path, part: str
-) -> None:
-    """Every part runs under the shared runner: refused credentials are a configuration error (exit 2,
-    which makes `selfeval up` stop instead of restarting the part forever), said in one line."""
-    env = service_env(secured_nats, tmp_path, USER, "wrong-password")
-    env["PREFECT_API_URL"] = "http://127.0.0.1:9/api"  # the watcher must fail on NATS, before Prefect
-    result = subprocess.run(
-        [sys.executable, "-m", "selfeval", "serve", part],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 2, result.stderr
-    errors = [json.loads(line) for line in result.stderr.splitlines() if '"level": "error"' in line]
-    assert len(errors) == 1, result.stderr
-    assert "refused the credentials" in errors[0]["event"]
-    assert "Traceback" not in result.stderr
