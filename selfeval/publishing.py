@@ -16,7 +16,13 @@ from nats.js import JetStreamContext
 
 from selfeval.bus.handoff import MSG_ID, Handoff, InvalidMessageError, StageHandler
 from selfeval.bus.state import update_state
-from selfeval.contract.messages import PublishRequest, Stage, SubmissionState, records_subject
+from selfeval.contract.messages import (
+    PublishRequest,
+    Stage,
+    SubmissionState,
+    record_message_id,
+    records_subject,
+)
 from selfeval.contract.record import Record, Status, record_id_for
 from selfeval.logs import get_logger
 from selfeval.outbox import Outbox
@@ -29,9 +35,11 @@ OUTBOX_PATIENCE = 600.0
 
 async def publish_record(js: JetStreamContext, outbox: Outbox, record: Record) -> None:
     assert record.status is not None and record.record_id is not None
-    # The record id is the message id: a second publish of the same record is dropped by the stream.
+    # The record id (and version) is the message id: a second publish of the same record is dropped.
     await js.publish(
-        records_subject(record.status), record.model_dump_json().encode(), headers={MSG_ID: record.record_id}
+        records_subject(record.status),
+        record.model_dump_json().encode(),
+        headers={MSG_ID: record_message_id(record)},
     )
     await write_patiently(outbox, record)
 

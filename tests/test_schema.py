@@ -28,4 +28,25 @@ def test_schema_names_the_contract_fields() -> None:
     )
     form = schema["$defs"]["Form"]["properties"]
     assert {"funding", "goals", "indicators", "total_score", "grade"} <= set(form)
-    assert SCHEMA_VERSION == "1.0"
+    assert SCHEMA_VERSION == "1.1"
+
+
+def test_fields_needing_review_are_those_of_error_checks_that_did_not_pass() -> None:
+    from selfeval.contract import Check, CheckStatus, Form, Funding, FundingRow, Record, Severity
+
+    empty = FundingRow()
+    form = Form(funding=Funding(total=empty, current_year_appropriation=empty, carryover=empty, other=empty))
+
+    def check(status: CheckStatus, severity: Severity, *fields: str) -> Check:
+        return Check(rule="r", severity=severity, status=status, message="m", fields=list(fields))
+
+    record = Record(
+        form=form,
+        checks=[
+            check(CheckStatus.passed, Severity.error, "form.year"),
+            check(CheckStatus.failed, Severity.error, "form.total_score", "form.grade"),
+            check(CheckStatus.failed, Severity.warning, "form.project_name"),
+            check(CheckStatus.skipped, Severity.error, "form.grade", "form.funding.total.score"),
+        ],
+    )
+    assert record.fields_needing_review() == ["form.total_score", "form.grade", "form.funding.total.score"]

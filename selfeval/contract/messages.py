@@ -74,6 +74,7 @@ RECORD_CHANNELS: dict[Status, str] = {
     Status.verified: "verified",
     Status.needs_review: "review",
     Status.rejected: "rejected",
+    Status.confirmed: "confirmed",
 }
 """Where a finished record goes, by its status: the subject `selfeval.records.<channel>` and the outbox
 folder `<channel>/`."""
@@ -87,6 +88,15 @@ def record_channel(status: Status | None) -> str:
 def records_subject(status: Status) -> str:
     """Where finished records go: `selfeval.records.verified`, `.review` or `.rejected`."""
     return channel_subject(record_channel(status))
+
+
+def record_message_id(record: Record) -> str:
+    """The records stream's de-duplication id: one per record and version, so re-publishing a record is
+    dropped while a reviewed version (2, 3, …) still goes out."""
+    assert record.record_id is not None
+    if record.record_version == 1:
+        return record.record_id  # what every first version has always been published under
+    return f"{record.record_id}.v{record.record_version}"
 
 
 def channel_subject(channel: str) -> str:

@@ -9,13 +9,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
+"""1.1: `record_version`, the `confirmed` status, and provenance `field_locations`, `suggestions`,
+`corrections` and `confirmations` (review)."""
 
 RECORD_ID_LENGTH = 24
 RECORD_ID_PATTERN = rf"^[0-9a-f]{{{RECORD_ID_LENGTH}}}$"
@@ -44,6 +47,9 @@ class Status(StrEnum):
     verified = "verified"
     needs_review = "needs_review"
     rejected = "rejected"
+    confirmed = "confirmed"
+    """A person checked that the values match the scan and the form's own arithmetic is wrong: an audit
+    finding. Only a review gives it; scoring never does."""
 
 
 class Severity(StrEnum):
@@ -158,6 +164,48 @@ class Submission(_Model):
     pages: list[int] = Field(default_factory=list, description="1-based pages the form was read from")
 
 
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
+class FieldLocation(_Model):
+    """Where a field's value sits on the scan."""
+
+    page: int = Field(ge=1, description="1-based page of the submission")
+    box: tuple[Fraction, Fraction, Fraction, Fraction] = Field(
+        description="[x0, y0, x1, y1] as fractions of the upright page's width and height"
+    )
+
+
+class Suggestion(_Model):
+    """The value the form's other figures imply for a field that fails or could not be read.
+
+    Never applied by itself: a reviewer accepts it or not."""
+
+    value: str = Field(description='as it would be typed: a decimal such as "98.15", or a grade')
+    because: str = Field(description="the arithmetic that gives it")
+
+
+class Correction(_Model):
+    """One value a reviewer changed (append-only history)."""
+
+    path: str
+    old: str | None = Field(description="the value before, as text; null when it was empty")
+    new: str | None
+    reviewer: str
+    at: datetime
+    note: str | None = None
+    version: int = Field(ge=2, description="the record_version this correction produced")
+
+
+class Confirmation(_Model):
+    """A reviewer confirmed the values as printed: the form's own arithmetic is wrong."""
+
+    reviewer: str
+    at: datetime
+    note: str | None = None
+    version: int = Field(ge=2, description="the record_version this confirmation produced")
+
+
 class Provenance(_Model):
     model_config = ConfigDict(extra="allow")
 
@@ -167,6 +215,14 @@ class Provenance(_Model):
     field_confidence: dict[str, float] = Field(
         default_factory=dict, description="OCR confidence per record path, once OCR exists"
     )
+    field_locations: dict[str, FieldLocation] = Field(
+        default_factory=dict, description="where each record path was read on the scan"
+    )
+    suggestions: dict[str, Suggestion] = Field(
+        default_factory=dict, description="values the form's arithmetic implies for failing fields"
+    )
+    corrections: list[Correction] = Field(default_factory=list, description="review history, oldest first")
+    confirmations: list[Confirmation] = Field(default_factory=list)
 
 
 class Record(_Model):
@@ -176,6 +232,9 @@ class Record(_Model):
         description="stable id, 24 hex digits: the same submission and form always give the same id",
     )
     schema_version: str = SCHEMA_VERSION
+    record_version: int = Field(
+        1, ge=1, description="1 as first published; each review (correction or confirmation) adds one"
+    )
     submission: Submission = Field(default_factory=Submission)
     status: Status | None = None
     reason: str | None = Field(None, description="why the input was rejected, or what needs review")
@@ -192,6 +251,15 @@ class Record(_Model):
                 if c.severity is Severity.error and c.status is not CheckStatus.passed
             }
         )
+
+    def fields_needing_review(self) -> list[str]:
+        """The record paths a reviewer must look at: those named by error-level checks that did not pass
+        (a failed rule, an unreadable or doubtful figure, a rule that could not run), in form order."""
+        seen: dict[str, None] = {}
+        for check in self.checks:
+            if check.severity is Severity.error and check.status is not CheckStatus.passed:
+                seen.update(dict.fromkeys(check.fields))
+        return list(seen)
 
     @classmethod
     def rejected(cls, sha256: str | None, source: str | None, pages: list[int], reason: str) -> Record:
