@@ -18,6 +18,9 @@ _._records_are_scored  # selfeval.contract.messages, @model_validator
 _.pipeline_version
 _.field_confidence
 _.schema_version
+_.because  # selfeval.contract.Suggestion: read by reviewers
+_.claimed_by  # selfeval.review.routes.QueueItem, serialised
+_.claimed_until
 # Enum members reached by value (`Operator("≥")`), never by name.
 _.eq
 _.ge
@@ -29,6 +32,8 @@ _.tail
 _.topology
 _.nats_accounts
 _.schema
+_.list_records  # selfeval review list
+_.add_reviewer_command  # selfeval review add-reviewer
 
 # StageCounters: reported whole through `vars()` in the status service.
 _.retried
@@ -74,3 +79,6 @@ _.mirror_detector
 
 # Read by the parser's tests: whether a numeric cell was read.
 _.ok
+
+# Protocol parameters name what implementations receive.
+_.operation_name  # selfeval.outbox.S3Client.get_paginator

@@ -39,6 +39,10 @@ from selfeval.contract.messages import BUCKET_EVENTS_SUBJECT, SUBMISSION_ID_PATT
 from selfeval.inbox import Inbox, inbox_key
 from selfeval.logs import get_logger
 from selfeval.outbox import Outbox
+from selfeval.review.claims import Claims
+from selfeval.review.desk import Announce, ReviewDesk
+from selfeval.review.reviewers import NO_REVIEWERS, ReviewerDirectory
+from selfeval.review.routes import review_router
 from selfeval.scan_files import sniff_content_type
 from selfeval.uploads import (
     FILE_FIELD,
@@ -121,6 +125,11 @@ class ApiContext:
     nc: Client | None = None
     spool_dir: Path | None = None
     """Where uploads are received while they stream in (None: the system's temp folder, TMPDIR)."""
+    reviewers: ReviewerDirectory = NO_REVIEWERS
+    claim_seconds: float = 900.0
+    announce: Announce | None = None
+    """Told of every reviewed record (the composition root passes the Prefect announcement)."""
+    desk: ReviewDesk | None = None
 
     @property
     def bus(self) -> Client:
@@ -131,6 +140,11 @@ class ApiContext:
     @property
     def js(self) -> JetStreamContext:
         return self.bus.jetstream()
+
+    def review_desk(self) -> ReviewDesk:
+        if self.desk is None:
+            self.desk = ReviewDesk(self.js, self.outbox, Claims(self.js, self.claim_seconds), self.announce)
+        return self.desk
 
 
 class Metrics:
@@ -205,6 +219,7 @@ def create_app(context: ApiContext) -> FastAPI:
 
     guarded = [Depends(authorised)]
 
+    app.include_router(review_router(context.review_desk, context.reviewers))
     app.add_middleware(RequestGuard, max_upload_bytes=context.max_upload_bytes, metrics=metrics)
 
     @app.post(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 from pydantic import ValidationError
 
+from selfeval.cli_review import review_app
 from selfeval.contract import Record, Status, record_json_schema
 from selfeval.contract.messages import SubmissionState
 from selfeval.contract.ocr import PageTables
@@ -29,6 +30,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.add_typer(review_app, name="review")
 
 
 @app.callback()
@@ -373,6 +375,14 @@ def api(
     token = settings.api_token.get_secret_value() if settings.api_token else None
     if token is None and not _is_loopback(host):
         fail(f"binding the API to {host} needs SELFEVAL_API_TOKEN (only loopback may go without a token)")
+    from selfeval.review.reviewers import ReviewersFile, ReviewersFileError, load_reviewers
+
+    reviewers_path = settings.reviewers_path
+    if reviewers_path.exists():
+        try:
+            load_reviewers(reviewers_path)  # a malformed file is said at once, not at the first review
+        except ReviewersFileError as exc:
+            fail(str(exc))
     context = ApiContext(
         inbox=make_inbox(settings),
         outbox=make_outbox(settings),
@@ -380,6 +390,8 @@ def api(
         token=token,
         max_upload_bytes=settings.max_upload_bytes,
         connect=lambda: connect_nats(settings, "selfeval-api", Role.api),
+        reviewers=ReviewersFile(reviewers_path),
+        claim_seconds=settings.review_claim_seconds,
     )
     uvicorn.run(create_app(context), host=host, port=port or settings.api_port, log_config=None)
 

@@ -42,6 +42,10 @@ class Outbox(Protocol):
         """The record written under that id and status, or None."""
         ...
 
+    def record_ids(self, status: Status) -> list[str]:
+        """The ids of the records written under that status."""
+        ...
+
 
 class LocalOutbox:
     """`<root>/{verified,review,rejected}/<record_id>.json` on a local filesystem."""
@@ -73,6 +77,11 @@ class LocalOutbox:
         except FileNotFoundError:
             return None
 
+    def record_ids(self, status: Status) -> list[str]:
+        folder = self.root / record_channel(status)
+        # Temp files of writes in progress are hidden (`.name.tmp`) and do not match a record id.
+        return sorted(path.stem for path in folder.glob("*.json") if is_record_id(path.stem))
+
     def _drop_other_statuses(self, record: Record, keep: Path) -> None:
         # A record re-processed into another status must not stay in its old folder too.
         for name in RECORD_CHANNELS.values():
@@ -89,6 +98,8 @@ class S3Client(Protocol):
     def get_object(self, **kwargs: Any) -> Any: ...
 
     def delete_object(self, **kwargs: Any) -> Any: ...
+
+    def get_paginator(self, operation_name: str) -> Any: ...
 
 
 class S3Outbox:
@@ -126,6 +137,16 @@ class S3Outbox:
                 return None
             raise
         return Record.model_validate_json(body)
+
+    def record_ids(self, status: Status) -> list[str]:
+        folder = self._key(record_channel(status), "") + "/"
+        ids = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=folder):
+            for entry in page.get("Contents", []):
+                name = entry["Key"].rsplit("/", 1)[-1]
+                if name.endswith(".json") and is_record_id(name.removesuffix(".json")):
+                    ids.append(name.removesuffix(".json"))
+        return sorted(ids)
 
 
 def _s3_error_code(exc: Exception) -> str | None:

@@ -7,8 +7,10 @@ generated passwords, `selfeval.credentials`) and for the cluster accounts in `de
 Where least privilege bites:
 - the work subjects: each stage consumes its own queue and hands on only to the stages after it (any
   stage may hand a rejection to `publish`, as it does when it gives up); only the watcher submits;
-- records: only the scorer publishes on `selfeval.records.>`;
-- state: only the parts that own submission state write the KV bucket; the API and clients read it;
+- records: only the scorer publishes on `selfeval.records.>`, and the API the versions a reviewer
+  settles (every one scored again before it goes out);
+- state: only the parts that own submission state write the KV bucket (the API: a reviewed record's
+  new status); clients read it; only the API writes review claims;
 - scans: only the watcher (scans) and OCR (its tables) write the Object Store;
 - replies: each role has its own inbox prefix (`_INBOX_<role>.>`), so none can read another's replies;
 - the JetStream admin API (creating, changing, deleting or purging streams) is the admin's alone:
@@ -28,6 +30,8 @@ from selfeval.contract.messages import (
     EXHAUSTED_STREAM,
     RECORDS_STREAM,
     RECORDS_SUBJECTS,
+    REVIEWS_BUCKET,
+    REVIEWS_STREAM,
     SCANS_BUCKET,
     SCANS_STREAM,
     STATE_BUCKET,
@@ -182,7 +186,10 @@ def _permissions(role: Role) -> Permissions:
         )
         return Permissions(publish=tuple(publish), subscribe=(replies, BUCKET_EVENTS_SUBJECT))
     if role is Role.api:
-        return Permissions(publish=(*_bind(), *_read_state(), BUCKET_EVENTS_SUBJECT), subscribe=(replies,))
+        claims = [*_read_messages(REVIEWS_STREAM), f"$KV.{REVIEWS_BUCKET}.>"]
+        review = [RECORDS_SUBJECTS, *_write_state(), *claims]
+        publish = [*_bind(), *_read_state(), BUCKET_EVENTS_SUBJECT, *review]
+        return Permissions(publish=tuple(publish), subscribe=(replies,))
     if role is Role.client:
         publish = _bind() + _read_state() + _follow(RECORDS_STREAM)
         return Permissions(publish=tuple(publish), subscribe=(replies,))

@@ -99,10 +99,21 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1, description="larger uploads are refused (413)")
 
+    # Review
+    reviewers: Path | None = Field(
+        None, description="reviewers file, one 'name:sha256-hex-of-token' a line (default HOME/reviewers)"
+    )
+    review_claim_seconds: float = Field(900.0, gt=0, description="a reviewer's claim on a record expires")
+    review_token: SecretStr | None = Field(None, description="the reviewer token `selfeval review` sends")
+    api_url: str | None = Field(
+        None, description="the API `selfeval review` talks to (default: the one `selfeval up` started)"
+    )
+
     def secret_values(self) -> list[str]:
-        """Every configured secret, for masking in logs: the API token, the NATS password, and the S3
-        secret key boto3 reads from the environment."""
-        secrets = [secret.get_secret_value() for secret in (self.api_token, self.nats_password) if secret]
+        """Every configured secret, for masking in logs: the API and review tokens, the NATS password,
+        and the S3 secret key boto3 reads from the environment."""
+        configured = (self.api_token, self.review_token, self.nats_password)
+        secrets = [secret.get_secret_value() for secret in configured if secret]
         return secrets + [os.environ[name] for name in AWS_SECRETS if os.environ.get(name)]
 
     def ocr_threads_per_process(self, processes: int = 1) -> int:
@@ -121,6 +132,10 @@ class Settings(BaseSettings):
     @property
     def outbox_path(self) -> Path:
         return self.home / "outbox"
+
+    @property
+    def reviewers_path(self) -> Path:
+        return self.reviewers or self.home / "reviewers"
 
 
 @lru_cache

@@ -22,6 +22,8 @@ from selfeval.contract.messages import (
     MAX_DELIVERIES_ADVISORY,
     RECORDS_STREAM,
     RECORDS_SUBJECTS,
+    REVIEWS_BUCKET,
+    REVIEWS_STREAM,
     SCANS_BUCKET,
     SCANS_STREAM,
     STATE_BUCKET,
@@ -53,6 +55,7 @@ TOPOLOGY_STREAMS = (
     EXHAUSTED_STREAM,
     STATE_STREAM,
     SCANS_STREAM,
+    REVIEWS_STREAM,
 )
 """The streams behind `ensure_topology`'s streams and buckets (a bucket is a stream underneath)."""
 BIND_RETRY_SECONDS = 2.0
@@ -83,7 +86,7 @@ async def bind_topology(js: JetStreamContext) -> bool:
 
 
 async def ensure_topology(js: JetStreamContext, replicas: int = 1) -> None:
-    """The four streams and two buckets; safe to call at every start (the admin's job)."""
+    """The four streams and three buckets; safe to call at every start (the admin's job)."""
     await _ensure_stream(
         js,
         api.StreamConfig(
@@ -136,6 +139,9 @@ async def ensure_topology(js: JetStreamContext, replicas: int = 1) -> None:
     )
     await js.create_key_value(
         api.KeyValueConfig(bucket=STATE_BUCKET, history=5, storage=api.StorageType.FILE, replicas=replicas)
+    )
+    await js.create_key_value(
+        api.KeyValueConfig(bucket=REVIEWS_BUCKET, history=1, storage=api.StorageType.FILE, replicas=replicas)
     )
 
 
