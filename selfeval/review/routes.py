@@ -107,7 +107,7 @@ def review_router(desk: Callable[[], ReviewDesk], reviewers: ReviewerDirectory) 
         return record_response(await settle(desk().current(record_id)))
 
     @router.post("/records/{record_id}/claim", response_model=Claim)
-    async def claim(record_id: str, name: Annotated[str, signed_in], body: ClaimBody | None = None) -> Claim:
+    async def claim(record_id: str, name: str = signed_in, body: ClaimBody | None = None) -> Claim:
         """Take the record for review (or extend your claim); 409 while another reviewer holds it."""
         speaking_for(name, body.reviewer if body else None)
         result: Claim = await settle(desk().claim(record_id, name))
@@ -115,7 +115,7 @@ def review_router(desk: Callable[[], ReviewDesk], reviewers: ReviewerDirectory) 
 
     @router.post("/records/{record_id}/release", status_code=204)
     async def release(
-        record_id: str, name: Annotated[str, signed_in], body: ClaimBody | None = None
+        record_id: str, name: str = signed_in, body: ClaimBody | None = None
     ) -> Response:
         """Give the record back; 409 when another reviewer holds it."""
         speaking_for(name, body.reviewer if body else None)
@@ -123,7 +123,7 @@ def review_router(desk: Callable[[], ReviewDesk], reviewers: ReviewerDirectory) 
         return Response(status_code=204)
 
     @router.post("/records/{record_id}/corrections")
-    async def correct(record_id: str, body: CorrectionsBody, name: Annotated[str, signed_in]) -> Response:
+    async def correct(record_id: str, body: CorrectionsBody, name: str = signed_in) -> Response:
         """Replace misread values and score the record again: it becomes `verified` if every error-level
         rule passes. 409 for a stale version or another's claim; 422 for a path the record does not
         have or a value the contract refuses. The new version is returned."""
@@ -134,7 +134,7 @@ def review_router(desk: Callable[[], ReviewDesk], reviewers: ReviewerDirectory) 
         )
 
     @router.post("/records/{record_id}/confirm")
-    async def confirm(record_id: str, body: ConfirmBody, name: Annotated[str, signed_in]) -> Response:
+    async def confirm(record_id: str, body: ConfirmBody, name: str = signed_in) -> Response:
         """The values match the scan and the form's own arithmetic is wrong: the record becomes
         `confirmed` (an audit finding) with its failing checks kept. The new version is returned."""
         speaking_for(name, body.reviewer)
