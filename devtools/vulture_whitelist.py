@@ -71,6 +71,15 @@ _.bucket_event
 _.healthz
 _.readyz
 _.prometheus_metrics
+_.static  # selfeval.review.pages
+_.sign_in
+_.sign_out
+_.queue_page
+_.record_page
+
+# Read by the review page's templates.
+_.doubtful
+_.suggestion
 
 # Used outside the shipped packages: benchmarks/pipeline_bench.py follows states with watch_states,
 # benchmarks/ocr_bench.py runs the PP-OCRv4 detector that mirror_detector prepares.

@@ -34,13 +34,14 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from selfeval.bus.state import get_state
-from selfeval.contract import Record, Status, is_record_id
+from selfeval.contract import Record, Status, defaults, is_record_id
 from selfeval.contract.messages import BUCKET_EVENTS_SUBJECT, SUBMISSION_ID_PATTERN, SubmissionState
 from selfeval.inbox import Inbox, inbox_key
 from selfeval.logs import get_logger
 from selfeval.outbox import Outbox
 from selfeval.review.claims import Claims
 from selfeval.review.desk import Announce, ReviewDesk
+from selfeval.review.pages import PageImage, review_pages
 from selfeval.review.reviewers import NO_REVIEWERS, ReviewerDirectory
 from selfeval.review.routes import review_router
 from selfeval.scan_files import sniff_content_type
@@ -129,6 +130,9 @@ class ApiContext:
     claim_seconds: float = 900.0
     announce: Announce | None = None
     """Told of every reviewed record (the composition root passes the Prefect announcement)."""
+    min_confidence: float = defaults.MIN_CONFIDENCE
+    """Below it a field is shown as doubtful on the review page."""
+    page_image: PageImage | None = None
     desk: ReviewDesk | None = None
 
     @property
@@ -220,6 +224,9 @@ def create_app(context: ApiContext) -> FastAPI:
     guarded = [Depends(authorised)]
 
     app.include_router(review_router(context.review_desk, context.reviewers))
+    app.include_router(
+        review_pages(context.review_desk, context.reviewers, context.min_confidence, context.page_image)
+    )
     app.add_middleware(RequestGuard, max_upload_bytes=context.max_upload_bytes, metrics=metrics)
 
     @app.post(

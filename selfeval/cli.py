@@ -392,6 +392,7 @@ def api(
         connect=lambda: connect_nats(settings, "selfeval-api", Role.api),
         reviewers=ReviewersFile(reviewers_path),
         claim_seconds=settings.review_claim_seconds,
+        min_confidence=settings.min_confidence,
     )
     uvicorn.run(create_app(context), host=host, port=port or settings.api_port, log_config=None)
 

@@ -77,6 +77,25 @@ def _locate(form: dict[str, Any], path: str) -> tuple[dict[str, Any], str]:
     raise ValueError("not a value a reviewer can set")
 
 
+def editable_fields(form: Form) -> list[tuple[str, str | None]]:
+    """Every value a reviewer can set, as (record path, value as text), in the form's order."""
+    fields: list[tuple[str, str | None]] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key not in SCORER_SET:
+                    walk(value, f"{path}.{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{path}[{index}]")
+        else:
+            fields.append((path, _as_text(node)))
+
+    walk(form.model_dump(mode="json"), "form")
+    return fields
+
+
 def _as_text(value: Any) -> str | None:
     return None if value is None else str(value)
 

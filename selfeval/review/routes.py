@@ -114,9 +114,7 @@ def review_router(desk: Callable[[], ReviewDesk], reviewers: ReviewerDirectory) 
         return result
 
     @router.post("/records/{record_id}/release", status_code=204)
-    async def release(
-        record_id: str, name: str = signed_in, body: ClaimBody | None = None
-    ) -> Response:
+    async def release(record_id: str, name: str = signed_in, body: ClaimBody | None = None) -> Response:
         """Give the record back; 409 when another reviewer holds it."""
         speaking_for(name, body.reviewer if body else None)
         await settle(desk().release(record_id, name))

@@ -144,3 +144,16 @@ def test_a_form_whose_arithmetic_holds_has_nothing_to_confirm(form_01: Record) -
     with pytest.raises(ReviewRefusedError) as refused:
         confirmed(score_record(form_01), "carol", AT, None)
     assert refused.value.refusal is Refusal.conflict
+
+
+def test_every_editable_field_can_be_corrected_to_what_it_holds(form_01: Record) -> None:
+    from selfeval.review.corrections import editable_fields
+
+    fields = editable_fields(form_01.form)
+    paths = [path for path, _ in fields]
+    assert {"form.total_score", "form.funding.carryover.executed", "form.indicators[0].score"} <= set(paths)
+    assert not [path for path in paths if path.endswith("_measure") or "_measure." in path]
+    scored = score_record(form_01)
+    same = corrected(scored, [(path, value) for path, value in fields], "alice", AT, None)
+    assert same.form == scored.form
+    assert same.status is Status.verified

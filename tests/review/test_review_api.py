@@ -227,3 +227,36 @@ def test_unknown_records_are_404(desk: Desk) -> None:
         response = desk.client.post(f"/records/{'0' * 24}/{path}", json=body, headers=auth("alice"))
         assert response.status_code == 404
     assert desk.client.get("/review/records/not-an-id", headers=auth("alice")).status_code == 404
+
+
+def test_the_pages_need_a_signed_in_reviewer(desk: Desk) -> None:
+    desk.client.cookies.clear()
+    for path in ("/review", f"/review/{desk.id}"):
+        page = desk.client.get(path)
+        assert page.status_code == 401
+        assert "复核人登录" in page.text
+    refused = desk.client.post("/review/sign-in", data={"token": "wrong", "next": "/review"})
+    assert refused.status_code == 401 and "令牌无效" in refused.text
+    assert desk.client.get(f"/review/{desk.id}/pages/1.png").status_code == 401
+
+
+def test_a_signed_in_reviewer_sees_the_queue_and_the_record(desk: Desk) -> None:
+    signed_in = desk.client.post(
+        "/review/sign-in", data={"token": TOKENS["alice"], "next": "/review"}, follow_redirects=False
+    )
+    assert signed_in.status_code == 303
+    cookie = signed_in.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    queue = desk.client.get("/review")
+    assert queue.status_code == 200
+    assert f'href="/review/{desk.id}"' in queue.text and "total_score" in queue.text
+    assert desk.client.get("/review", params={"rule": "grade"}).text.count(f"/review/{desk.id}") == 0
+    page = desk.client.get(f"/review/{desk.id}")
+    assert page.status_code == 200
+    assert 'data-path="form.total_score"' in page.text and "总分" in page.text
+    assert desk.client.get("/review/static/review.js").status_code == 200
+    assert desk.client.get("/review/static/../pages.py").status_code == 404
+    # The page's calls carry the cookie, not a header: the same API accepts it.
+    desk.client.headers.pop("Authorization", None)
+    response = desk.client.post(f"/records/{desk.id}/claim")
+    assert response.status_code == 200 and response.json()["reviewer"] == "alice"
