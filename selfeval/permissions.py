@@ -9,8 +9,8 @@ Where least privilege bites:
   stage may hand a rejection to `publish`, as it does when it gives up); only the watcher submits;
 - records: only the scorer publishes on `selfeval.records.>`, and the API the versions a reviewer
   settles (every one scored again before it goes out);
-- state: only the parts that own submission state write the KV bucket (the API: a reviewed record's
-  new status); clients read it; only the API writes review claims;
+- state: only the parts that own submission state write the KV bucket; the API and clients read it;
+  only the API writes review claims;
 - scans: only the watcher (scans) and OCR (its tables) write the Object Store;
 - replies: each role has its own inbox prefix (`_INBOX_<role>.>`), so none can read another's replies;
 - the JetStream admin API (creating, changing, deleting or purging streams) is the admin's alone:
@@ -187,7 +187,7 @@ def _permissions(role: Role) -> Permissions:
         return Permissions(publish=tuple(publish), subscribe=(replies, BUCKET_EVENTS_SUBJECT))
     if role is Role.api:
         claims = [*_read_messages(REVIEWS_STREAM), f"$KV.{REVIEWS_BUCKET}.>"]
-        review = [RECORDS_SUBJECTS, *_write_state(), *claims]
+        review = [RECORDS_SUBJECTS, *claims]
         publish = [*_bind(), *_read_state(), BUCKET_EVENTS_SUBJECT, *review]
         return Permissions(publish=tuple(publish), subscribe=(replies,))
     if role is Role.client:

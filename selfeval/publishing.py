@@ -23,7 +23,7 @@ from selfeval.contract.messages import (
     record_message_id,
     records_subject,
 )
-from selfeval.contract.record import Record, Status, record_id_for
+from selfeval.contract.record import Record, Status
 from selfeval.logs import get_logger
 from selfeval.outbox import Outbox
 from services.scorer import score_record
@@ -77,10 +77,9 @@ def confirm_status(record: Record) -> None:
         )
 
 
-def _with_id(record: Record, submission_id: str) -> Record:
-    if not record.record_id:
-        first_page = record.submission.pages[0] if record.submission.pages else None
-        record.record_id = record_id_for(submission_id, first_page, record.form)
+def _with_id(record: Record) -> Record:
+    # The request's validation made sure the record belongs to the submission it names.
+    record.record_id = record.record_id or record.identity()
     return record
 
 
@@ -88,7 +87,7 @@ def publish_handlers(js: JetStreamContext, outbox: Outbox) -> Mapping[Stage, Sta
     async def publish(request: PublishRequest) -> list[Handoff]:
         for record in request.records:
             confirm_status(record)
-        records = [_with_id(record, request.submission_id) for record in request.records]
+        records = [_with_id(record) for record in request.records]
         for record in records:
             await publish_record(js, outbox, record)
 

@@ -19,7 +19,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from selfeval.contract.record import Record, Status, record_id_for
+from selfeval.contract.record import Record, Status
 
 # --- names ---------------------------------------------------------------------------------------
 
@@ -170,8 +170,7 @@ def foreign_record_problem(record: Record, submission_id: str, source: str) -> s
         return f"it belongs to submission {record.submission.sha256!r}, not to {submission_id}"
     if record.submission.source != source:
         return f"its source {record.submission.source!r} is not the submission's {source!r}"
-    pages = record.submission.pages
-    expected = record_id_for(submission_id, pages[0] if pages else None, record.form)
+    expected = record.identity()  # its sha256 is the submission's, checked above
     if record.record_id is not None and record.record_id != expected:
         return f"record_id {record.record_id} is not {expected}, the one its submission and first page give"
     return None

@@ -252,6 +252,11 @@ class Record(_Model):
             }
         )
 
+    def identity(self) -> str:
+        """The record id its submission and first page give (`record_id_for`)."""
+        pages = self.submission.pages
+        return record_id_for(self.submission.sha256, pages[0] if pages else None, self.form)
+
     def fields_needing_review(self) -> list[str]:
         """The record paths a reviewer must look at: those named by error-level checks that did not pass
         (a failed rule, an unreadable or doubtful figure, a rule that could not run), in form order."""

@@ -5,12 +5,15 @@ they saw is the current one, nobody else holds a claim on it, it still needs rev
 `corrections` decide the next version, then publishes that version on the records stream and writes
 it to the outbox, which removes the superseded copy: one current record per form, in exactly one
 outbox folder. Decisions on one record are taken one at a time.
+
+The submission's state keeps what its run gave (the API may not write state, so a compromised API
+cannot mark a submission done before it is read); a record's current status is in the outbox and on
+the records stream.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,9 +21,8 @@ from enum import StrEnum
 
 from nats.js import JetStreamContext
 
-from selfeval.bus.state import get_state, update_state
+from selfeval.bus.state import get_state
 from selfeval.contract import Record, Status, is_record_id
-from selfeval.contract.messages import SubmissionState
 from selfeval.logs import get_logger
 from selfeval.outbox import Outbox
 from selfeval.publishing import publish_record
@@ -150,23 +152,9 @@ class ReviewDesk:
             )
             if new.status is not Status.needs_review:
                 await self.claims.release(record_id, reviewer, now)
-            await self._note_in_state(new)
         if self.announce is not None:
             await self.announce(new, action, reviewer)
         return new
-
-    async def _note_in_state(self, record: Record) -> None:
-        """The submission's state lists its records' statuses; a review changes one of them."""
-        submission_id = record.submission.sha256
-        if not submission_id or record.status is None:
-            return
-        status = record.status
-
-        def note(state: SubmissionState) -> None:
-            with contextlib.suppress(ValueError, IndexError):
-                state.statuses[state.record_ids.index(record.record_id or "")] = status
-
-        await update_state(self.js, submission_id, note)
 
 
 def _must_need_review(record: Record) -> None:

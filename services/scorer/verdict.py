@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from selfeval.contract import Check, CheckStatus, Record, Severity, Status, record_id_for
+from selfeval.contract import Check, CheckStatus, Record, Severity, Status
 from services.scorer.measures import parse_measure
 from services.scorer.rules import RULE_NAMES, run_rules
 
@@ -43,8 +43,8 @@ def score_record(record: Record) -> Record:
         indicator.actual_measure = parse_measure(indicator.actual)
     upstream = [check for check in record.checks if check.rule not in RULE_NAMES]
     checks = upstream + run_rules(form)
-    pages = record.submission.pages
-    record_id = record.record_id or record_id_for(record.submission.sha256, pages[0] if pages else None, form)
+    # A record typed by hand (no submission) is identified by its form as scored.
+    record_id = record.record_id or record.model_copy(update={"form": form}).identity()
     status = status_for(checks)
     return record.model_copy(
         update={

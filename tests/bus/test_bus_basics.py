@@ -43,7 +43,7 @@ def test_topology_is_idempotent_across_processes_and_calls(nats_server: Embedded
             assert work.config.duplicate_window == 120
             await js.object_store(SCANS_BUCKET)
             streams = await js.streams_info()
-            assert len(streams) == 6  # work, records, dead letters, exhausted advisories, KV, objects
+            assert len(streams) == 7  # work, records, dead letters, exhausted advisories, 2 KV, objects
         finally:
             await first.close()
             await second.close()

@@ -24,6 +24,7 @@ from selfeval.bus.handoff import MSG_ID
 from selfeval.bus.topology import prepare_topology
 from selfeval.contract.messages import (
     RECORDS_STREAM,
+    REVIEWS_BUCKET,
     SCANS_STREAM,
     STATE_BUCKET,
     WORK_STREAM,
@@ -116,9 +117,9 @@ DONE = SubmissionState(submission_id=SUBMISSION, source="inbox/x.pdf").model_dum
 
 
 @pytest.mark.parametrize(
-    "role", [Role.ocr, Role.parser, Role.watcher, Role.api, Role.client], ids=lambda role: role.value
+    "role", [Role.ocr, Role.parser, Role.watcher, Role.client], ids=lambda role: role.value
 )
-def test_only_the_scorer_publishes_records(server: EmbeddedNats, home: Path, role: Role) -> None:
+def test_only_the_scorer_and_the_api_publish_records(server: EmbeddedNats, home: Path, role: Role) -> None:
     async def scenario() -> tuple[bool, int, int]:
         before = await stream_messages(server, home, RECORDS_STREAM)
         client = await connect_as(server, home, role)
@@ -133,9 +134,12 @@ def test_only_the_scorer_publishes_records(server: EmbeddedNats, home: Path, rol
     assert denied and after == before
 
 
-def test_the_scorer_may_publish_records(server: EmbeddedNats, home: Path) -> None:
+@pytest.mark.parametrize("role", [Role.scorer, Role.api], ids=lambda role: role.value)
+def test_the_scorer_and_the_api_may_publish_records(server: EmbeddedNats, home: Path, role: Role) -> None:
+    """The scorer publishes what the pipeline gives; the API the versions a reviewer settles."""
+
     async def scenario() -> int:
-        client = await connect_as(server, home, Role.scorer)
+        client = await connect_as(server, home, role)
         try:
             ack = await client.jetstream().publish("selfeval.records.rejected", RECORD, timeout=5)
         finally:
@@ -166,6 +170,28 @@ def test_readers_cannot_write_submission_state(server: EmbeddedNats, home: Path,
         return denied, written
 
     assert run(scenario()) == (True, False)
+
+
+@pytest.mark.parametrize("role", [Role.watcher, Role.scorer, Role.client], ids=lambda role: role.value)
+def test_only_the_api_writes_review_claims(server: EmbeddedNats, home: Path, role: Role) -> None:
+    async def scenario() -> tuple[bool, int]:
+        client = await connect_as(server, home, role)
+        try:
+            claim = b'{"reviewer": "mallory", "until": "2999-01-01T00:00:00Z"}'
+            denied = await refused(
+                lambda: client.jetstream().publish(f"$KV.{REVIEWS_BUCKET}.{'0' * 24}", claim, timeout=1)
+            )
+        finally:
+            await client.close()
+        owner = await connect_as(server, home, Role.api)
+        try:
+            seq = (await owner.jetstream().publish(f"$KV.{REVIEWS_BUCKET}.{'1' * 24}", b"{}", timeout=5)).seq
+        finally:
+            await owner.close()
+        return denied, seq
+
+    denied, seq = run(scenario())
+    assert denied and seq >= 1  # refused, while the API's own write is stored
 
 
 @pytest.mark.parametrize(
