@@ -339,6 +339,7 @@ def up(settings: Settings, say: Callable[[str], None], stop_requested: Callable[
         wait_until(lambda: _http_ok(api_url + "/healthz"), 60, "the API", api)
         write_endpoints(home, {"nats_url": nats_url, "prefect_api_url": prefect_api_url, "api_url": api_url})
         say(f"API docs      {api_url}/docs")
+        say(f"Review        {api_url}/review  (reviewers: `selfeval review add-reviewer NAME`)")
         bucket = f"s3://{settings.s3_bucket}/" if settings.s3_bucket else None
         say(f"Inbox         {bucket + settings.s3_prefix if bucket else settings.inbox_path.resolve()}")
         outbox = bucket + settings.s3_outbox_prefix if bucket else settings.outbox_path.resolve()
