@@ -77,6 +77,22 @@ class Claims:
             raise _conflict(winner or claim) from None
         return claim
 
+    async def reserve_version(self, record_id: str, version: int, reviewer: str) -> None:
+        """Take the right to publish `version` of the record: exactly one decision makes each version,
+        even when two API processes decide at the same moment (a conflict for the later one)."""
+        kv = await self._bucket()
+        try:
+            await kv.create(f"{record_id}.v{version}", reviewer.encode())
+        except nats.js.errors.KeyWrongLastSequenceError:
+            raise ReviewRefusedError(
+                Refusal.conflict, f"version {version} was made by another decision meanwhile; reload it"
+            ) from None
+
+    async def unreserve_version(self, record_id: str, version: int) -> None:
+        """Give a version back when its decision could not be published (it may be decided again)."""
+        kv = await self._bucket()
+        await kv.delete(f"{record_id}.v{version}")
+
     async def release(self, record_id: str, reviewer: str, now: datetime) -> None:
         """Give the record back; a conflict when another reviewer holds it. Releasing a record nobody
         holds is fine."""

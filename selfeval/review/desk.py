@@ -141,7 +141,12 @@ class ReviewDesk:
             now = self.clock()
             await self.claims.check_free_for(record_id, reviewer, now)
             new = decide(current, now)
-            await publish_record(self.js, self.outbox, new)
+            await self.claims.reserve_version(record_id, new.record_version, reviewer)
+            try:
+                await publish_record(self.js, self.outbox, new)
+            except BaseException:
+                await self.claims.unreserve_version(record_id, new.record_version)
+                raise
             log.info(
                 "record reviewed",
                 record_id=record_id,

@@ -260,3 +260,26 @@ def test_a_signed_in_reviewer_sees_the_queue_and_the_record(desk: Desk) -> None:
     desk.client.headers.pop("Authorization", None)
     response = desk.client.post(f"/records/{desk.id}/claim")
     assert response.status_code == 200 and response.json()["reviewer"] == "alice"
+
+
+def test_each_version_is_made_by_one_decision_only(desk: Desk) -> None:
+    """Another API process made version 2 first (its reservation is in the bucket): this one's
+    decision on version 1 is refused and nothing is written."""
+
+    async def reserve() -> None:
+        from selfeval.review.claims import Claims
+
+        nc, js = await open_bus(desk.nats_url)
+        try:
+            await Claims(js, 60).reserve_version(desk.id, 2, "bob")
+        finally:
+            await nc.close()
+
+    asyncio.run(reserve())
+    before = desk.files()
+    response = desk.post(
+        "corrections", {"version": 1, "corrections": [{"path": "form.total_score", "value": "98.15"}]}
+    )
+    assert response.status_code == 409 and "another decision" in response.json()["detail"]
+    assert desk.files() == before
+    assert desk.published() == [desk.id]
