@@ -7,6 +7,7 @@ read line makes the whole cell doubtful.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -66,7 +67,29 @@ class PageTables(_Model):
     timings: dict[str, float] = Field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PageImage:
+    """One upright page as the OCR read it: the image its `Page` coordinates refer to (scaled down, so
+    a box is placed on it as fractions of its width and height), as a grey PNG."""
+
+    number: int
+    png: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SubmissionRead:
+    """A submission read, with the upright images of its pages (kept apart: `PageTables` is JSON that
+    travels between the services and carries no pixels)."""
+
+    tables: PageTables
+    page_images: list[PageImage]
+
+
 class PageReader(Protocol):
     """What the pipeline needs of an OCR engine: scan bytes in, the tables of its pages out."""
 
     def read(self, data: bytes, source: str) -> PageTables: ...
+
+    def read_with_images(self, data: bytes, source: str) -> SubmissionRead:
+        """`read`, and the upright page images the tables were read from, for a reviewer."""
+        ...
