@@ -24,6 +24,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 import httpx
+import nats.js.errors
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from nats.aio.client import Client
@@ -34,11 +35,18 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from selfeval.bus.state import get_state
-from selfeval.contract import Record, Status, is_record_id
-from selfeval.contract.messages import BUCKET_EVENTS_SUBJECT, SUBMISSION_ID_PATTERN, SubmissionState
+from selfeval.contract import Record, Status, defaults, is_record_id
+from selfeval.contract.messages import (
+    BUCKET_EVENTS_SUBJECT,
+    SCANS_BUCKET,
+    SUBMISSION_ID_PATTERN,
+    SubmissionState,
+    page_image_object,
+)
 from selfeval.inbox import Inbox, inbox_key
 from selfeval.logs import get_logger
 from selfeval.outbox import Outbox
+from selfeval.page_boxes import draw_fields
 from selfeval.scan_files import sniff_content_type
 from selfeval.uploads import (
     FILE_FIELD,
@@ -121,6 +129,8 @@ class ApiContext:
     nc: Client | None = None
     spool_dir: Path | None = None
     """Where uploads are received while they stream in (None: the system's temp folder, TMPDIR)."""
+    min_confidence: float = defaults.MIN_CONFIDENCE
+    """Fields read with less OCR confidence are boxed amber on a page image."""
 
     @property
     def bus(self) -> Client:
@@ -262,6 +272,46 @@ def create_app(context: ApiContext) -> FastAPI:
             if found is not None:
                 return Response(found.model_dump_json(indent=2), media_type="application/json")
         raise HTTPException(404, "no such record")
+
+    @app.get(
+        "/submissions/{submission_id}/pages/{page}.png",
+        dependencies=guarded,
+        response_class=Response,
+        responses={200: {"content": {"image/png": {}}, "description": "the page as a PNG"}},
+    )
+    async def page_image(submission_id: str, page: str, boxes: bool = False) -> Response:
+        """Page `page` (1-based) of a submission, upright, as the OCR read it (grey, at most 150 dpi).
+        With `?boxes=1` the fields of the submission's records are boxed on it: red where an
+        error-level check does not pass, amber where the value was read with low confidence."""
+        if not re.fullmatch(SUBMISSION_ID_PATTERN, submission_id):
+            raise HTTPException(400, "a submission id is the 64 hex digits of its SHA-256")
+        if not re.fullmatch(r"[1-9][0-9]{0,5}", page):
+            raise HTTPException(400, "a page number is a whole number from 1")
+        try:
+            scans = await context.js.object_store(SCANS_BUCKET)
+            found = await scans.get(page_image_object(submission_id, int(page)))
+        except (nats.js.errors.ObjectNotFoundError, nats.js.errors.ObjectDeletedError):
+            raise HTTPException(404, "no such page (yet: it is kept once the OCR has read it)") from None
+        png = found.data or b""
+        if boxes:
+            records = await _records_of(submission_id)
+            try:
+                png = await asyncio.to_thread(draw_fields, png, records, int(page), context.min_confidence)
+            except ValueError as exc:
+                raise HTTPException(500, f"the kept page cannot be drawn on: {exc}") from None
+        return Response(png, media_type="image/png")
+
+    async def _records_of(submission_id: str) -> list[Record]:
+        """The submission's published records, wherever in the outbox they are now."""
+        state = await get_state(context.js, submission_id)
+        records = []
+        for record_id in state.record_ids if state else []:
+            for status in Status:
+                found = await asyncio.to_thread(context.outbox.read_record, record_id, status)
+                if found is not None:
+                    records.append(found)
+                    break
+        return records
 
     @app.post("/events/s3", dependencies=guarded)
     async def bucket_event(request: Request) -> dict[str, Any]:

@@ -380,6 +380,7 @@ def api(
         token=token,
         max_upload_bytes=settings.max_upload_bytes,
         connect=lambda: connect_nats(settings, "selfeval-api", Role.api),
+        min_confidence=settings.min_confidence,
     )
     uvicorn.run(create_app(context), host=host, port=port or settings.api_port, log_config=None)
 

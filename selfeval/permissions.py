@@ -9,7 +9,8 @@ Where least privilege bites:
   stage may hand a rejection to `publish`, as it does when it gives up); only the watcher submits;
 - records: only the scorer publishes on `selfeval.records.>`;
 - state: only the parts that own submission state write the KV bucket; the API and clients read it;
-- scans: only the watcher (scans) and OCR (its tables) write the Object Store;
+- scans: only the watcher (scans) and OCR (its tables and page images) write the Object Store; the
+  parser reads the tables, the API the page images;
 - replies: each role has its own inbox prefix (`_INBOX_<role>.>`), so none can read another's replies;
 - the JetStream admin API (creating, changing, deleting or purging streams) is the admin's alone:
   `selfeval up` (or `selfeval topology` in a cluster) creates the streams and buckets, parts only bind.
@@ -182,7 +183,9 @@ def _permissions(role: Role) -> Permissions:
         )
         return Permissions(publish=tuple(publish), subscribe=(replies, BUCKET_EVENTS_SUBJECT))
     if role is Role.api:
-        return Permissions(publish=(*_bind(), *_read_state(), BUCKET_EVENTS_SUBJECT), subscribe=(replies,))
+        # Reads the scans bucket for the page images it serves a reviewer; never writes it.
+        publish = (*_bind(), *_read_state(), *_read_scans(), BUCKET_EVENTS_SUBJECT)
+        return Permissions(publish=publish, subscribe=(replies,))
     if role is Role.client:
         publish = _bind() + _read_state() + _follow(RECORDS_STREAM)
         return Permissions(publish=tuple(publish), subscribe=(replies,))
