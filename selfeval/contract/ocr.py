@@ -1,6 +1,8 @@
 """What the OCR service hands the parser: per page, ruled tables of cells plus the free text lines.
 
-Coordinates are pixels of the cleaned (deskewed) page image, `(x0, y0, x1, y1)`. Confidences are the
+Coordinates are pixels of the cleaned, upright page image the OCR read (deskewed, flattened if the page
+was not flat, turned if it was scanned turned), `(x0, y0, x1, y1)`; `Page.width` and `height` are its
+size, and `PageImage` is that image, scaled down. Confidences are the
 recogniser's probabilities in [0, 1]; a cell's confidence is the minimum over its lines, so one poorly
 read line makes the whole cell doubtful.
 """
