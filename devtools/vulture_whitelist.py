@@ -67,6 +67,7 @@ _.restart
 # FastAPI routes are registered by decorator.
 _.submit_scan
 _.submission_state
+_.page_image
 _.bucket_event
 _.healthz
 _.readyz
@@ -82,9 +83,11 @@ _.doubtful
 _.suggestion
 
 # Used outside the shipped packages: benchmarks/pipeline_bench.py follows states with watch_states,
-# benchmarks/ocr_bench.py runs the PP-OCRv4 detector that mirror_detector prepares.
+# benchmarks/ocr_bench.py runs the PP-OCRv4 detector that mirror_detector prepares and reads one page
+# image with OcrEngine.read_image.
 _.watch_states
 _.mirror_detector
+_.read_image
 
 # Read by the parser's tests: whether a numeric cell was read.
 _.ok

@@ -24,6 +24,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 import httpx
+import nats.js.errors
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from nats.aio.client import Client
@@ -35,13 +36,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from selfeval.bus.state import get_state
 from selfeval.contract import Record, Status, defaults, is_record_id
-from selfeval.contract.messages import BUCKET_EVENTS_SUBJECT, SUBMISSION_ID_PATTERN, SubmissionState
+from selfeval.contract.messages import (
+    BUCKET_EVENTS_SUBJECT,
+    SCANS_BUCKET,
+    SUBMISSION_ID_PATTERN,
+    SubmissionState,
+    page_image_object,
+)
 from selfeval.inbox import Inbox, inbox_key
 from selfeval.logs import get_logger
 from selfeval.outbox import Outbox
+from selfeval.page_boxes import draw_fields
 from selfeval.review.claims import Claims
 from selfeval.review.desk import Announce, ReviewDesk
-from selfeval.review.pages import PageImage, review_pages
+from selfeval.review.pages import review_pages
 from selfeval.review.reviewers import NO_REVIEWERS, ReviewerDirectory
 from selfeval.review.routes import review_router
 from selfeval.scan_files import sniff_content_type
@@ -131,8 +139,7 @@ class ApiContext:
     announce: Announce | None = None
     """Told of every reviewed record (the composition root passes the Prefect announcement)."""
     min_confidence: float = defaults.MIN_CONFIDENCE
-    """Below it a field is shown as doubtful on the review page."""
-    page_image: PageImage | None = None
+    """Below it a field is shown as doubtful: boxed amber on a page image, marked on the review page."""
     desk: ReviewDesk | None = None
 
     @property
@@ -144,6 +151,15 @@ class ApiContext:
     @property
     def js(self) -> JetStreamContext:
         return self.bus.jetstream()
+
+    async def stored_page(self, submission_id: str, page: int) -> bytes | None:
+        """The page image the OCR kept for a submission's page (PNG), or None."""
+        try:
+            scans = await self.js.object_store(SCANS_BUCKET)
+            found = await scans.get(page_image_object(submission_id, page))
+        except (nats.js.errors.ObjectNotFoundError, nats.js.errors.ObjectDeletedError):
+            return None
+        return found.data or b""
 
     def review_desk(self) -> ReviewDesk:
         if self.desk is None:
@@ -225,7 +241,7 @@ def create_app(context: ApiContext) -> FastAPI:
 
     app.include_router(review_router(context.review_desk, context.reviewers))
     app.include_router(
-        review_pages(context.review_desk, context.reviewers, context.min_confidence, context.page_image)
+        review_pages(context.review_desk, context.reviewers, context.min_confidence, context.stored_page)
     )
     app.add_middleware(RequestGuard, max_upload_bytes=context.max_upload_bytes, metrics=metrics)
 
@@ -284,6 +300,43 @@ def create_app(context: ApiContext) -> FastAPI:
             if found is not None:
                 return Response(found.model_dump_json(indent=2), media_type="application/json")
         raise HTTPException(404, "no such record")
+
+    @app.get(
+        "/submissions/{submission_id}/pages/{page}.png",
+        dependencies=guarded,
+        response_class=Response,
+        responses={200: {"content": {"image/png": {}}, "description": "the page as a PNG"}},
+    )
+    async def page_image(submission_id: str, page: str, boxes: bool = False) -> Response:
+        """Page `page` (1-based) of a submission, upright, as the OCR read it (grey, at most 150 dpi).
+        With `?boxes=1` the fields of the submission's records are boxed on it: red where an
+        error-level check does not pass, amber where the value was read with low confidence."""
+        if not re.fullmatch(SUBMISSION_ID_PATTERN, submission_id):
+            raise HTTPException(400, "a submission id is the 64 hex digits of its SHA-256")
+        if not re.fullmatch(r"[1-9][0-9]{0,5}", page):
+            raise HTTPException(400, "a page number is a whole number from 1")
+        png = await context.stored_page(submission_id, int(page))
+        if png is None:
+            raise HTTPException(404, "no such page (yet: it is kept once the OCR has read it)")
+        if boxes:
+            records = await _records_of(submission_id)
+            try:
+                png = await asyncio.to_thread(draw_fields, png, records, int(page), context.min_confidence)
+            except ValueError as exc:
+                raise HTTPException(500, f"the kept page cannot be drawn on: {exc}") from None
+        return Response(png, media_type="image/png")
+
+    async def _records_of(submission_id: str) -> list[Record]:
+        """The submission's published records, wherever in the outbox they are now."""
+        state = await get_state(context.js, submission_id)
+        records = []
+        for record_id in state.record_ids if state else []:
+            for status in Status:
+                found = await asyncio.to_thread(context.outbox.read_record, record_id, status)
+                if found is not None:
+                    records.append(found)
+                    break
+        return records
 
     @app.post("/events/s3", dependencies=guarded)
     async def bucket_event(request: Request) -> dict[str, Any]:

@@ -11,7 +11,8 @@ Where least privilege bites:
   settles (every one scored again before it goes out);
 - state: only the parts that own submission state write the KV bucket; the API and clients read it;
   only the API writes review claims;
-- scans: only the watcher (scans) and OCR (its tables) write the Object Store;
+- scans: only the watcher (scans) and OCR (its tables and page images) write the Object Store; the
+  parser reads the tables, the API the page images;
 - replies: each role has its own inbox prefix (`_INBOX_<role>.>`), so none can read another's replies;
 - the JetStream admin API (creating, changing, deleting or purging streams) is the admin's alone:
   `selfeval up` (or `selfeval topology` in a cluster) creates the streams and buckets, parts only bind.
@@ -186,9 +187,10 @@ def _permissions(role: Role) -> Permissions:
         )
         return Permissions(publish=tuple(publish), subscribe=(replies, BUCKET_EVENTS_SUBJECT))
     if role is Role.api:
+        # Reads the scans bucket for the page images it serves a reviewer; never writes it.
         claims = [*_read_messages(REVIEWS_STREAM), f"$KV.{REVIEWS_BUCKET}.>"]
         review = [RECORDS_SUBJECTS, *claims]
-        publish = [*_bind(), *_read_state(), BUCKET_EVENTS_SUBJECT, *review]
+        publish = [*_bind(), *_read_state(), *_read_scans(), BUCKET_EVENTS_SUBJECT, *review]
         return Permissions(publish=tuple(publish), subscribe=(replies,))
     if role is Role.client:
         publish = _bind() + _read_state() + _follow(RECORDS_STREAM)

@@ -32,7 +32,8 @@ EXHAUSTED_STREAM = "SELFEVAL_EXHAUSTED"
 """Keeps the server's advisories of work messages that used up their deliveries (see StageWorker)."""
 MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
 SCANS_BUCKET = "selfeval-scans"
-"""Object Store bucket: submitted files by submission id, OCR tables by `<id>.tables.json`."""
+"""Object Store bucket: submitted files by submission id, OCR tables by `<id>.tables.json`, the upright
+page images the OCR read by `<id>.page-<n>.png`."""
 STATE_BUCKET = "selfeval-submissions"
 """KV bucket: the `SubmissionState` of each submission id."""
 REVIEWS_BUCKET = "selfeval-reviews"
@@ -128,6 +129,11 @@ def exhausted_subject(stage: Stage) -> str:
 
 def tables_object(submission_id: str) -> str:
     return f"{submission_id}.tables.json"
+
+
+def page_image_object(submission_id: str, page: int) -> str:
+    """The upright image of a submission's page (1-based) as the OCR read it, a grey PNG."""
+    return f"{submission_id}.page-{page}.png"
 
 
 # --- messages ------------------------------------------------------------------------------------

@@ -1,12 +1,15 @@
 """What the OCR service hands the parser: per page, ruled tables of cells plus the free text lines.
 
-Coordinates are pixels of the cleaned (deskewed) page image, `(x0, y0, x1, y1)`. Confidences are the
+Coordinates are pixels of the cleaned, upright page image the OCR read (deskewed, flattened if the page
+was not flat, turned if it was scanned turned), `(x0, y0, x1, y1)`; `Page.width` and `height` are its
+size, and `PageImage` is that image, scaled down. Confidences are the
 recogniser's probabilities in [0, 1]; a cell's confidence is the minimum over its lines, so one poorly
 read line makes the whole cell doubtful.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -66,7 +69,29 @@ class PageTables(_Model):
     timings: dict[str, float] = Field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PageImage:
+    """One upright page as the OCR read it: the image its `Page` coordinates refer to (scaled down, so
+    a box is placed on it as fractions of its width and height), as a grey PNG."""
+
+    number: int
+    png: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SubmissionRead:
+    """A submission read, with the upright images of its pages (kept apart: `PageTables` is JSON that
+    travels between the services and carries no pixels)."""
+
+    tables: PageTables
+    page_images: list[PageImage]
+
+
 class PageReader(Protocol):
     """What the pipeline needs of an OCR engine: scan bytes in, the tables of its pages out."""
 
     def read(self, data: bytes, source: str) -> PageTables: ...
+
+    def read_with_images(self, data: bytes, source: str) -> SubmissionRead:
+        """`read`, and the upright page images the tables were read from, for a reviewer."""
+        ...

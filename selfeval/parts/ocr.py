@@ -1,5 +1,8 @@
 """The OCR part: OcrRequest (scan bytes in the Object Store) → read pages → ParseRequest.
 
+Beside the tables it keeps the upright page images it read (`<id>.page-<n>.png`, grey, at most 150 dpi)
+in the Object Store, for the API to show a reviewer.
+
 The engine runs on one dedicated thread so the event loop keeps heartbeating the message while a
 page takes seconds. It is loaded on that same thread: Paddle's oneDNN (the second-opinion reader,
 SLANet_plus) keeps its compiled kernels per thread, so a read on any other thread would pay the
@@ -24,6 +27,7 @@ from selfeval.contract.messages import (
     OcrRequest,
     ParseRequest,
     Stage,
+    page_image_object,
     tables_object,
 )
 from selfeval.contract.ocr import PageReader
@@ -65,11 +69,16 @@ def make_handlers(
         data = await load_scan(js, request)
         loop = asyncio.get_running_loop()
         try:
-            tables = await loop.run_in_executor(engine_thread, reader.read, data, request.source)
+            read = await loop.run_in_executor(engine_thread, reader.read_with_images, data, request.source)
         except rejections as exc:
             return [rejection_handoff(request, str(exc))]
+        tables = read.tables
         tables.sha256, tables.source = request.submission_id, request.source
         scans = await js.object_store(SCANS_BUCKET)
+        # The pages first: once the tables are there the parse stage may run, and a reviewer of its
+        # records will want the pages.
+        for image in read.page_images:
+            await scans.put(page_image_object(request.submission_id, image.number), image.png)
         await scans.put(tables_object(request.submission_id), tables.model_dump_json().encode())
         message = ParseRequest(
             submission_id=request.submission_id, source=request.source, timings=tables.timings

@@ -7,6 +7,7 @@ cookie; every page and call checks it like a bearer token.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from collections.abc import Awaitable, Callable
@@ -21,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from PIL import Image
 
 from selfeval.contract import FieldLocation, Record, Suggestion, is_record_id
+from selfeval.page_boxes import draw_fields
 from selfeval.review.corrections import ReviewRefusedError, editable_fields
 from selfeval.review.desk import ReviewDesk
 from selfeval.review.reviewers import ReviewerDirectory
@@ -310,7 +312,11 @@ def review_pages(
         if who(authorization, selfeval_reviewer) is None:
             raise HTTPException(401, "a reviewer's token is required")
         record = await record_or_404(record_id)
-        return Response(await image_of(record, page), media_type="image/png")
+        # The record's own fields boxed: red where a check fails, amber where the reading was unsure.
+        png = await asyncio.to_thread(
+            draw_fields, await image_of(record, page), [record], page, min_confidence
+        )
+        return Response(png, media_type="image/png")
 
     @router.get("/review/{record_id}/crop.png")
     async def crop(

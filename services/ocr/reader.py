@@ -1,4 +1,5 @@
-"""The OCR service's entry point: `OcrEngine(settings).read(data, source) -> PageTables`.
+"""The OCR service's entry point: `OcrEngine(settings).read(data, source) -> PageTables` (and
+`read_with_images`, which also hands back the upright page images the tables were read from).
 
 Per page: clean up (colour ink out, flat paper, deskew) → table grid from the rulings (SLANet_plus
 only for a ruling-less tabular block) → text lines from ink blobs inside each cell and outside the
@@ -20,7 +21,7 @@ import cv2
 import numpy as np
 
 from selfeval.contract.messages import submission_id_for
-from selfeval.contract.ocr import Box, Cell, Page, PageTables, Table, TextLine
+from selfeval.contract.ocr import Box, Cell, Page, PageImage, PageTables, SubmissionRead, Table, TextLine
 from services.ocr.cleanup import CleanPage, clean_page
 from services.ocr.dewarp import dewarp
 from services.ocr.grid import Grid, Rulings, find_grids, ruling_masks
@@ -34,6 +35,7 @@ from services.ocr.models import (
     quiet_paddle,
 )
 from services.ocr.orientation import is_sideways, is_upside_down, turn
+from services.ocr.page_images import page_png
 from services.ocr.recognise import Reading, Recogniser
 from services.ocr.seal import without_seals
 from services.ocr.settings import OcrSettings
@@ -155,6 +157,13 @@ class OcrEngine:
 
     def read(self, data: bytes, source: str | None = None) -> PageTables:
         """Read a submission (PDF, PNG, JPEG or TIFF bytes); InputRejected if it cannot be read."""
+        return self._read(data, source, keep_images=False).tables
+
+    def read_with_images(self, data: bytes, source: str | None = None) -> SubmissionRead:
+        """`read`, and each page's upright grey image as read (scaled down, PNG) for a reviewer."""
+        return self._read(data, source, keep_images=True)
+
+    def _read(self, data: bytes, source: str | None, keep_images: bool) -> SubmissionRead:
         watch = Stopwatch()
         self._reading_used = {"rec"}
         with watch.stage("open"):
@@ -162,29 +171,42 @@ class OcrEngine:
                 data, self.settings.dpi, self.settings.max_pages, self.settings.max_pixels
             )
         pages: list[Page] = []
+        images: list[PageImage] = []
         rendered = document.pages()
         for number in range(1, document.page_count + 1):
             page_watch = Stopwatch()
             with page_watch.stage("decode"):
                 bgr, dpi = next(rendered)
-            page = self.read_image(bgr, dpi, number, page_watch)
+            page, upright = self._read_upright(bgr, dpi, number, page_watch)
             del bgr
+            if keep_images:  # encoded at once: one page's pixels at a time stay in memory
+                with page_watch.stage("page_image"):
+                    images.append(PageImage(number, page_png(upright, dpi)))
+                page.timings = page_watch.rounded()
+            del upright
             pages.append(page)
             for name, value in page.timings.items():
                 watch.seconds[name] = watch.seconds.get(name, 0.0) + value
         total = sum(watch.seconds.values())
         timings = {**watch.rounded(), "total": round(total, 4)}
         log.info("read %s: %d page(s) in %.2fs", source or "submission", len(pages), total)
-        return PageTables(
+        tables = PageTables(
             sha256=submission_id_for(data),
             source=source,
             pages=pages,
             models=self._versions(self._reading_used),
             timings=timings,
         )
+        return SubmissionRead(tables, images)
 
     def read_image(self, bgr: np.ndarray, dpi: int, number: int = 1, watch: Stopwatch | None = None) -> Page:
         """Read one page image (BGR or grey uint8), turned upright first if it was scanned turned."""
+        return self._read_upright(bgr, dpi, number, watch)[0]
+
+    def _read_upright(
+        self, bgr: np.ndarray, dpi: int, number: int, watch: Stopwatch | None = None
+    ) -> tuple[Page, np.ndarray]:
+        """The page read, and the cleaned, upright grey image its coordinates are pixels of."""
         watch = watch or Stopwatch()
         with watch.stage("clean"):
             clean = clean_page(bgr, dpi)
@@ -215,7 +237,7 @@ class OcrEngine:
         with watch.stage("assemble"):
             tables, free = assemble(layout.grids, layout.lines, with_dashes(readings, layout.dashes))
         height, width = layout.clean.grey.shape
-        return Page(
+        page = Page(
             number=number,
             width=width,
             height=height,
@@ -225,6 +247,7 @@ class OcrEngine:
             free_lines=free,
             timings=watch.rounded(),
         )
+        return page, layout.clean.grey
 
     def _layout(
         self, clean: CleanPage, dpi: int, watch: Stopwatch, rulings: Rulings | None = None

@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from selfeval.contract import Form, Funding, FundingRow, Goal, Grade, Indicator
-from selfeval.contract.ocr import Cell, TextLine
+from selfeval.contract.ocr import Box, Cell, TextLine
 from selfeval.contract.paths import form_path, funding_path, goal_path, indicator_path
 from services.parser.labels import (
     FUNDING_COLUMN_LABELS,
@@ -53,13 +53,50 @@ _CONTINUABLE_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where a cell (or a text line) sits on the scan: its page and its box in that page's pixels."""
+
+    page: int
+    box: Box
+
+
 @dataclass
 class FieldSource:
-    """Where a value came from: the raw OCR text and the cells' least confidence."""
+    """Where a value came from: the raw OCR text, the cells' least confidence and where they sit."""
 
     raw: str
     confidence: float | None
     problem: str | None = None
+    places: list[Place] = field(default_factory=list)
+
+    def where(self) -> Place | None:
+        """The box around the value's cells, on the page it starts on (a value a page break cut is
+        found where it begins)."""
+        if not self.places:
+            return None
+        page = self.places[0].page
+        boxes = [place.box for place in self.places if place.page == page]
+        return Place(page, union(boxes))
+
+
+def union(boxes: list[Box]) -> Box:
+    return (
+        min(box[0] for box in boxes),
+        min(box[1] for box in boxes),
+        max(box[2] for box in boxes),
+        max(box[3] for box in boxes),
+    )
+
+
+def cell_place(row: GridRow, cell: Cell) -> Place:
+    return Place(row.page, cell.bbox)
+
+
+def column_place(row: GridRow, column: Span) -> Place:
+    """Where a cell of the row under the column would be: the reviewer looks there for a value the
+    reading could not find."""
+    return Place(row.page, (column[0], row.top, column[1], row.bottom))
 
 
 @dataclass
@@ -75,7 +112,7 @@ def _join(cells: list[Cell]) -> str:
     return normalize_text("".join(c.text for c in cells))
 
 
-def _read_grade(cells: list[Cell]) -> tuple[Grade | None, FieldSource]:
+def _read_grade(cells: list[Cell], places: list[Place]) -> tuple[Grade | None, FieldSource]:
     """The grade: the one line of the cell that is a grade character alone (a signature or a seal
     beside it reads as lines of its own, which are not the grade), with that line's confidence."""
     raw = "".join(c.text for c in cells)
@@ -84,9 +121,9 @@ def _read_grade(cells: list[Cell]) -> tuple[Grade | None, FieldSource]:
     grades = {grade for _, grade in graded}
     if len(grades) != 1:
         problem = f"not a grade: {raw!r}" if not grades else f"two grades: {raw!r}"
-        return None, FieldSource(raw, _least(cells), problem)
+        return None, FieldSource(raw, _least(cells), problem, places)
     confidence = min(line.confidence for line, _ in graded)
-    return grades.pop(), FieldSource(raw, confidence, None)
+    return grades.pop(), FieldSource(raw, confidence, None, places)
 
 
 def _lines_of(cell: Cell) -> list[TextLine]:
@@ -131,8 +168,10 @@ class FormReader:
 
     # --- the walk ------------------------------------------------------------------------------
 
-    def read(self, rows: list[GridRow], free_lines: list[TextLine]) -> FormReading:
-        self._read_year(free_lines)
+    def read(self, rows: list[GridRow], free_lines: list[TextLine], free_lines_page: int = 1) -> FormReading:
+        """Read the rows of one form; `free_lines` are the text outside the tables of its first page
+        (`free_lines_page`), where the year line is."""
+        self._read_year(free_lines, free_lines_page)
         for row in rows:
             self._read_row(row)
         for indicator in self.indicators:
@@ -176,11 +215,13 @@ class FormReader:
 
     # --- header -------------------------------------------------------------------------------
 
-    def _read_year(self, free_lines: list[TextLine]) -> None:
+    def _read_year(self, free_lines: list[TextLine], page: int) -> None:
         for line in free_lines:
             if match := _YEAR.search(normalize_text(line.text)):
                 self.header["year"] = int(match[1])
-                self.sources["form.year"] = FieldSource(line.text, line.confidence)
+                self.sources["form.year"] = FieldSource(
+                    line.text, line.confidence, places=[Place(page, line.box)]
+                )
                 return
 
     def _read_header_row(self, row: GridRow) -> bool:
@@ -196,7 +237,13 @@ class FormReader:
             self.labels[path] = match
             text = _join(values)
             self.header[name] = text or None
-            self.sources[path] = FieldSource("".join(c.text for c in values), _least(values))
+            if values:
+                places = [cell_place(row, c) for c in values]
+            else:  # nothing right of the label: the value belongs between it and the next label
+                x1 = right_edge if position + 1 < len(label_cells) else max(c.bbox[2] for c in row.cells)
+                box = (cell.bbox[2], cell.bbox[1], x1, cell.bbox[3]) if x1 > cell.bbox[2] else cell.bbox
+                places = [Place(row.page, box)]
+            self.sources[path] = FieldSource("".join(c.text for c in values), _least(values), places=places)
         return True
 
     # --- section headers --------------------------------------------------------------------------
@@ -232,18 +279,22 @@ class FormReader:
             self.total_score = self._number(row, Label.score, "form.total_score")
         else:
             self.labels["form.grade"] = match
-            values = [c for c in row.started if c.bbox[0] >= cell.bbox[2] - 2 and c.text.strip()]
-            self.grade, self.sources["form.grade"] = _read_grade(values)
+            right = [c for c in row.started if c.bbox[0] >= cell.bbox[2] - 2]
+            values = [c for c in right if c.text.strip()]
+            where = values or right
+            places = [cell_place(row, c) for c in where] if where else [cell_place(row, cell)]
+            self.grade, self.sources["form.grade"] = _read_grade(values, places)
         return True
 
     def _number(self, row: GridRow, column: Label, path: str) -> Decimal | None:
         span = self.indicator_columns.get(column)
         cell = cell_in_column(row, span) if span else None
         if cell is None:
-            self.sources[path] = FieldSource("", None, "no cell under the column")
+            places = [column_place(row, span)] if span else []
+            self.sources[path] = FieldSource("", None, "no cell under the column", places)
             return None
         reading = read_number(cell.text)
-        self.sources[path] = FieldSource(cell.text, cell.confidence, reading.problem)
+        self.sources[path] = FieldSource(cell.text, cell.confidence, reading.problem, [cell_place(row, cell)])
         return reading.value
 
     # --- funding --------------------------------------------------------------------------------
@@ -261,12 +312,16 @@ class FormReader:
             path = funding_path(name, key)
             cell = cell_in_column(row, column)
             if cell is None or cell is label_cell:
-                self.sources[path] = FieldSource("", None, "no cell under the column")
+                self.sources[path] = FieldSource(
+                    "", None, "no cell under the column", [column_place(row, column)]
+                )
                 values[key] = None
                 continue
             reading = read_number(cell.text)
             values[key] = reading.value
-            self.sources[path] = FieldSource(cell.text, cell.confidence, reading.problem)
+            self.sources[path] = FieldSource(
+                cell.text, cell.confidence, reading.problem, [cell_place(row, cell)]
+            )
         self.funding_rows[name] = FundingRow(**values)
 
     # --- goals ----------------------------------------------------------------------------------
@@ -294,7 +349,7 @@ class FormReader:
         for label, key in ((Label.expected, "expected"), (Label.actual, "actual")):
             cell = cells[label]
             if cell is not None:
-                self._add_source(goal_path(index, key), cell)
+                self._add_source(goal_path(index, key), row, cell)
 
     def _continues_goal(self, row: GridRow, expected: str) -> bool:
         """A goal row at the top of a page that carries on the pair the last page cut."""
@@ -319,7 +374,7 @@ class FormReader:
         has_numbers = bool(text[Label.indicator_weight] or text[Label.score])
         if not has_numbers:
             if self.indicators and any(text[label] for label, _ in _CONTINUABLE_COLUMNS):
-                self._continue_indicator(cell, text)
+                self._continue_indicator(row, cell, text)
             return
         previous = self.indicators[-1] if self.indicators else None
         index = len(self.indicators)
@@ -337,18 +392,28 @@ class FormReader:
         )
         self.indicators.append(indicator)
         for label, key in (*_LEVEL_COLUMNS, *_CONTINUABLE_COLUMNS):
+            path = indicator_path(index, key)
             if cell[label] is not None and text[label]:
-                self._add_source(indicator_path(index, key), cell[label])
+                self._add_source(path, row, cell[label])
+            elif label in (Label.level1, Label.level2) and previous is not None:
+                # An unread level is the one above (a merged cell): it was read, and sits, there.
+                self._inherit_source(path, indicator_path(index - 1, key))
+            else:  # an empty cell (no deviation reason given) still has its place on the form
+                self._empty_source(path, row, cell[label], self.indicator_columns.get(label))
         for label, key, reading in (
             (Label.indicator_weight, "weight", weight),
             (Label.score, "score", score),
         ):
             found = cell[label]
+            span = self.indicator_columns.get(label)
+            places = [cell_place(row, found)] if found else [column_place(row, span)] if span else []
             self.sources[indicator_path(index, key)] = FieldSource(
-                found.text if found else "", found.confidence if found else None, reading.problem
+                found.text if found else "", found.confidence if found else None, reading.problem, places
             )
 
-    def _continue_indicator(self, cell: dict[Label, Cell | None], text: dict[Label, str]) -> None:
+    def _continue_indicator(
+        self, row: GridRow, cell: dict[Label, Cell | None], text: dict[Label, str]
+    ) -> None:
         """A row cut by a page break: its text carries on the last indicator's cells."""
         indicator = self.indicators[-1]
         index = len(self.indicators) - 1
@@ -358,13 +423,34 @@ class FormReader:
             setattr(indicator, key, normalize_text((getattr(indicator, key) or "") + text[label]))
             found = cell[label]
             if found is not None:
-                self._add_source(indicator_path(index, key), found)
+                self._add_source(indicator_path(index, key), row, found)
 
-    def _add_source(self, path: str, cell: Cell) -> None:
+    def _add_source(self, path: str, row: GridRow, cell: Cell) -> None:
         """Record a cell a field was read from (a field cut by a page break has several)."""
+        place = cell_place(row, cell)
         earlier = self.sources.get(path)
         if earlier is None:
-            self.sources[path] = FieldSource(cell.text, cell.confidence)
+            self.sources[path] = FieldSource(cell.text, cell.confidence, places=[place])
             return
         confidences = [c for c in (earlier.confidence, cell.confidence) if c is not None]
-        self.sources[path] = FieldSource(earlier.raw + cell.text, min(confidences) if confidences else None)
+        # The value is where its text is: an empty cell before it was only where it might have been.
+        places = [*earlier.places, place] if earlier.raw.strip() else [place, *earlier.places]
+        self.sources[path] = FieldSource(
+            earlier.raw + cell.text, min(confidences) if confidences else None, earlier.problem, places
+        )
+
+    def _empty_source(self, path: str, row: GridRow, cell: Cell | None, column: Span | None) -> None:
+        """A field left blank on the form: nothing read, but the place a reviewer would look."""
+        if cell is not None:
+            places = [cell_place(row, cell)]
+        elif column is not None:
+            places = [column_place(row, column)]
+        else:
+            return
+        self.sources[path] = FieldSource(cell.text if cell else "", None, places=places)
+
+    def _inherit_source(self, path: str, above: str) -> None:
+        """Nothing read here; the value (and the confidence checks) belong to the row above."""
+        source = self.sources.get(above)
+        if source is not None:
+            self.sources[path] = FieldSource("", None, places=list(source.places))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from selfeval.contract import (
     Check,
     CheckStatus,
+    FieldLocation,
     Provenance,
     Record,
     Severity,
@@ -16,7 +17,7 @@ from selfeval.contract import (
 from selfeval.contract.ocr import Page, PageTables
 from selfeval.contract.paths import funding_path, indicator_path
 from services.parser.labels import Label, contains_label
-from services.parser.reading import FieldSource, FormReader, FormReading
+from services.parser.reading import FieldSource, FormReader, FormReading, Place
 from services.parser.table_rows import rows_of
 
 # Fields a record cannot be verified without (indicator fields are added per row).
@@ -143,10 +144,41 @@ def _unreadable(path: str, problem: str | None, source: FieldSource | None) -> C
     )
 
 
+def location_on(page: Page, place: Place) -> FieldLocation:
+    """A place in a page's pixels as fractions of the page's width and height (boxes the OCR drew a
+    pixel past the edge are held to the page)."""
+    x0, y0, x1, y1 = place.box
+
+    def fraction(value: int, size: int) -> float:
+        return round(min(1.0, max(0.0, value / size)), 5)
+
+    return FieldLocation(
+        page=place.page,
+        box=(
+            fraction(x0, page.width),
+            fraction(y0, page.height),
+            fraction(x1, page.width),
+            fraction(y1, page.height),
+        ),
+    )
+
+
+def field_locations(reading: FormReading, pages: list[Page]) -> dict[str, FieldLocation]:
+    """Where each field read sits on the scan, for the reviewer's page with boxes."""
+    by_number = {page.number: page for page in pages}
+    locations = {}
+    for path, source in reading.sources.items():
+        place = source.where()
+        if place is not None and place.page in by_number:
+            locations[path] = location_on(by_number[place.page], place)
+    return locations
+
+
 def record_for(
     form_pages: FormPages, tables: PageTables, min_confidence: float = defaults.MIN_CONFIDENCE
 ) -> Record:
-    reading = FormReader().read(rows_of(form_pages.pages), form_pages.pages[0].free_lines)
+    first = form_pages.pages[0]
+    reading = FormReader().read(rows_of(form_pages.pages), first.free_lines, first.number)
     provenance = Provenance(
         models=tables.models,
         field_confidence={p: s.confidence for p, s in reading.sources.items() if s.confidence is not None},
@@ -155,6 +187,7 @@ def record_for(
             path: {"label": m.label.value, "read": m.read, "score": m.score}
             for path, m in reading.labels.items()
         },
+        field_locations=field_locations(reading, form_pages.pages),
     )
     return Record(
         submission=Submission(sha256=tables.sha256, source=tables.source, pages=form_pages.numbers),

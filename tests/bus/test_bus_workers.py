@@ -14,8 +14,8 @@ from nats.js import JetStreamContext
 from selfeval.bus.handoff import Handoff, publish_handoff
 from selfeval.bus.stage_worker import StageWorker
 from selfeval.bus.state import get_state
-from selfeval.contract.messages import ParseRequest, Stage, StageState
-from selfeval.contract.ocr import PageTables
+from selfeval.contract.messages import SCANS_BUCKET, ParseRequest, Stage, StageState, page_image_object
+from selfeval.contract.ocr import PageImage, PageTables, SubmissionRead
 from selfeval.contract.record import Record, Status
 from selfeval.embedded import EmbeddedNats
 from selfeval.intake import submit
@@ -140,6 +140,9 @@ def test_work_held_by_a_dead_worker_is_redelivered_and_processed_once(
     run(scenario())
 
 
+PAGE_PNG = b"\x89PNG\r\n\x1a\n a page as the OCR read it"
+
+
 class TruthReader:
     """Stands in for the OCR engine: returns the rendered truth, or refuses non-PDF input."""
 
@@ -147,6 +150,10 @@ class TruthReader:
         if not data.startswith(b"%PDF"):
             raise ValueError("not a PDF or image")
         return real_tables(1)
+
+    def read_with_images(self, data: bytes, source: str) -> SubmissionRead:
+        tables = self.read(data, source)
+        return SubmissionRead(tables, [PageImage(page.number, PAGE_PNG) for page in tables.pages])
 
 
 def test_submit_runs_ocr_parse_score_publish_and_bad_input_is_rejected_once(
@@ -166,6 +173,9 @@ def test_submit_runs_ocr_parse_score_publish_and_bad_input_is_rejected_once(
         rejected = Record.model_validate_json((await records_on(js, "selfeval.records.rejected"))[0].data)
         assert rejected.reason == "not a PDF or image" and rejected.submission.source == "inbox/cat.gif"
         assert len(await records_on(js)) == 2 and len(outbox_files(tmp_path)) == 2
+        scans = await js.object_store(SCANS_BUCKET)
+        kept = await scans.get(page_image_object(good.submission_id, 1))
+        assert kept.data == PAGE_PNG  # the page the OCR read is kept with the submission
         await nc.close()
 
     run(scenario())

@@ -171,6 +171,13 @@ def test_http_api_takes_a_scan_and_serves_its_state_and_record(system: RunningSy
     record = api.get(f"/records/{record_id}").json()
     assert record["status"] == "verified" and record["submission"]["sha256"] == submission_id
     assert record["form"]["project_name"] == form.project_name
+    # The pages the OCR read are kept and served, and the record says where its values sit on them.
+    for page in record["submission"]["pages"]:
+        image = api.get(f"/submissions/{submission_id}/pages/{page}.png")
+        assert image.status_code == 200 and image.content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert (
+        record["provenance"]["field_locations"]["form.total_score"]["page"] in record["submission"]["pages"]
+    )
     assert api.get("/records/" + "0" * 24).status_code == 404
     assert api.get("/records/0123456789abcdef").status_code == 400  # not 24 hex digits
     assert api.get("/submissions/not-a-hash").status_code == 400

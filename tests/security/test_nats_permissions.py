@@ -25,12 +25,14 @@ from selfeval.bus.topology import prepare_topology
 from selfeval.contract.messages import (
     RECORDS_STREAM,
     REVIEWS_BUCKET,
+    SCANS_BUCKET,
     SCANS_STREAM,
     STATE_BUCKET,
     WORK_STREAM,
     Stage,
     SubmissionState,
     durable_name,
+    page_image_object,
 )
 from selfeval.contract.record import Record
 from selfeval.embedded import EmbeddedNats
@@ -351,3 +353,30 @@ def test_a_nats_server_reading_the_deploy_accounts_lets_each_role_in(
 
     with EmbeddedNats(tmp_path / "nats", extra_args=["-c", str(config)]) as deployed:
         assert run(roles_let_in(deployed.url)) == list(Role)
+
+
+def test_the_api_reads_the_kept_pages_but_cannot_write_the_scans_bucket(
+    server: EmbeddedNats, home: Path
+) -> None:
+    kept, forged = page_image_object(SUBMISSION, 1), page_image_object(SUBMISSION, 2)
+
+    async def scenario() -> tuple[bytes | None, bool, bool]:
+        ocr = await connect_as(server, home, Role.ocr)  # the part that keeps them
+        await (await ocr.jetstream().object_store(SCANS_BUCKET)).put(kept, b"a page as read")
+        api = await connect_as(server, home, Role.api)
+        try:
+            scans = await api.jetstream().object_store(SCANS_BUCKET)
+            read = (await scans.get(kept)).data
+            denied = await refused(lambda: scans.put(forged, b"a forged page"))
+        finally:
+            await api.close()
+        try:
+            await (await ocr.jetstream().object_store(SCANS_BUCKET)).get(forged)
+            stored = True
+        except nats.js.errors.ObjectNotFoundError:
+            stored = False
+        finally:
+            await ocr.close()
+        return read, denied, stored
+
+    assert run(scenario()) == (b"a page as read", True, False)
