@@ -38,6 +38,7 @@ FIXTURE_TIERS = {
     "model_cache": "integration",
     "engine": "integration",
     "seaweedfs": "integration",
+    "prefect_server": "integration",
     "system": "system",
 }
 """Fixtures that start something, by name (a module may define its own `nats_server` or `system`)."""

@@ -1,0 +1,145 @@
+"""A review shows in Prefect: one short flow run per review, beside the runs of its submission.
+
+After a reviewer's correction or confirmation is published, `announce_review` runs a flow run named
+`review-<first 8 digits of the record id>`, tagged with the submission's short id (the tag its
+submission's run carries too, so filtering by it shows a submission and its reviews together) and the
+record's new status. It ends in the state named after the record's new outcome (Verified, Confirmed,
+…) and leaves a markdown artifact, keyed by the record, listing what the review changed.
+
+Prefect only reports: a review never fails or waits long because of it. When Prefect is not configured,
+unreachable or slow, `announce_review` logs one warning line and returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+
+import httpx
+from prefect import flow, tags
+from prefect.artifacts import acreate_markdown_artifact
+from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.states import Completed, State
+
+from flows.outcomes import STATE_NAMES, review_page_url, submission_tag
+from selfeval.bootstrap import prefect_api_url
+from selfeval.contract import Record, Status
+from selfeval.contract.record import Confirmation, Correction
+from selfeval.logs import get_logger
+from selfeval.settings import get_settings
+
+log = get_logger("selfeval.flows")
+
+HEALTH_TIMEOUT = 3.0
+"""Seconds the Prefect server gets to answer its health check before the review goes unannounced."""
+ANNOUNCE_TIMEOUT = 30.0
+"""Longest a review waits for its flow run to be reported."""
+RUN_NAME_DIGITS = 8
+
+
+def review_markdown(record: Record, action: str, reviewer: str, review_page: str | None = None) -> str:
+    """What the latest review of `record` changed: its corrections and confirmation of this version."""
+    version = record.record_version
+    corrections = [c for c in record.provenance.corrections if c.version == version]
+    confirmations = [c for c in record.provenance.confirmations if c.version == version]
+    lines = [
+        f"# {record.form.project_name or record.record_id}",
+        "",
+        f"record `{record.record_id}`, version {version}: {action} by {reviewer}, "
+        f"now **{STATE_NAMES.get(record.status or Status.needs_review, str(record.status))}**",
+    ]
+    if corrections:
+        lines += ["", "| field | was | now | note |", "| --- | --- | --- | --- |"]
+        lines += [_correction_row(correction) for correction in corrections]
+    lines += [_confirmation_line(confirmation) for confirmation in confirmations]
+    if not corrections and not confirmations:
+        lines += ["", "no change recorded for this version"]
+    if failing := record.failing_rules():
+        lines += ["", f"failing rules kept: {', '.join(failing)}"]
+    if review_page:
+        lines += ["", f"[review page]({review_page})"]
+    return "\n".join(lines)
+
+
+def _cell(text: str | None) -> str:
+    # A value may hold a pipe or a line break, which would end a markdown table cell.
+    return (text or "-").replace("|", "\\|").replace("\n", " ")
+
+
+def _correction_row(correction: Correction) -> str:
+    return (
+        f"| `{correction.path}` | {_cell(correction.old)} | {_cell(correction.new)} | "
+        f"{_cell(correction.note)} |"
+    )
+
+
+def _confirmation_line(confirmation: Confirmation) -> str:
+    note = f": {confirmation.note}" if confirmation.note else ""
+    return f"\nconfirmed as printed by {confirmation.reviewer} at {confirmation.at:%Y-%m-%d %H:%M} UTC{note}"
+
+
+@flow(name="review", log_prints=False)
+async def record_reviewed(
+    record_id: str, action: str, reviewer: str, version: int, status: Status, markdown: str
+) -> State:
+    """One review of a record, as Prefect shows it: ends in the record's new outcome."""
+    await acreate_markdown_artifact(
+        key=f"review-{record_id}", markdown=markdown, description=f"{action} of record {record_id}"
+    )
+    return Completed(
+        name=STATE_NAMES[status], message=f"{action} by {reviewer}: version {version} is {status}"
+    )
+
+
+async def announce_review(record: Record, action: str, reviewer: str) -> None:
+    """Show a review in Prefect (call it once the new record version is published). Never raises."""
+    record_id = record.record_id or "unknown"
+    try:
+        settings = get_settings()
+        api_url = PREFECT_API_URL.value() or prefect_api_url(settings)
+        if not api_url:
+            log.warning("review not shown in Prefect: no Prefect server configured", record_id=record_id)
+            return
+        if not await _healthy(api_url):
+            log.warning("review not shown in Prefect: server unreachable", record_id=record_id)
+            return
+        status = record.status or Status.needs_review
+        markdown = review_markdown(
+            record, action, reviewer, review_page_url(settings.public_api_url(), record_id)
+        )
+        run_name = f"review-{record_id[:RUN_NAME_DIGITS]}"
+        with _reporting_to(api_url), tags(*_review_tags(record, status)):
+            await asyncio.wait_for(
+                record_reviewed.with_options(flow_run_name=run_name)(
+                    record_id, action, reviewer, record.record_version, status, markdown
+                ),
+                ANNOUNCE_TIMEOUT,
+            )
+    except Exception as exc:
+        log.warning("review not shown in Prefect", record_id=record_id, error=repr(exc))
+
+
+def _review_tags(record: Record, status: Status) -> list[str]:
+    sha256 = record.submission.sha256
+    return [submission_tag(sha256), status.value] if sha256 else [status.value]
+
+
+@contextlib.contextmanager
+def _reporting_to(api_url: str) -> Iterator[None]:
+    """Prefect's client aimed at `api_url` (the API may have found it in the endpoints file only; with
+    no URL at all Prefect would start a temporary server of its own)."""
+    if PREFECT_API_URL.value() == api_url:
+        yield
+        return
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):  # this task's context only
+        yield
+
+
+async def _healthy(api_url: str) -> bool:
+    try:
+        async with httpx.AsyncClient(timeout=HEALTH_TIMEOUT) as client:
+            response = await client.get(api_url.rstrip("/") + "/health")
+        return response.status_code == 200
+    except httpx.HTTPError:
+        return False
