@@ -1,10 +1,11 @@
 """A review shows in Prefect: one short flow run per review, beside the runs of its submission.
 
-After a reviewer's correction or confirmation is published, `announce_review` runs a flow run named
-`review-<first 8 digits of the record id>`, tagged with the submission's short id (the tag its
-submission's run carries too, so filtering by it shows a submission and its reviews together) and the
-record's new status. It ends in the state named after the record's new outcome (Verified, Confirmed,
-…) and leaves a markdown artifact, keyed by the record, listing what the review changed.
+After a reviewer's correction or confirmation is published, `announce_review` reports a run of the
+`review` flow named `review-<first 8 digits of the record id>`, tagged with the submission's short id
+(the tag its submission's run carries too, so filtering by it shows a submission and its reviews
+together) and the record's new status. It ends in the state named after the record's new outcome
+(Verified, Confirmed, …) and leaves a markdown artifact, keyed by the record, listing what the review
+changed.
 
 Prefect only reports: a review never fails or waits long because of it. When Prefect is not configured,
 unreachable or slow, `announce_review` logs one warning line and returns.
@@ -17,10 +18,11 @@ import contextlib
 from collections.abc import Iterator
 
 import httpx
-from prefect import flow, tags
-from prefect.artifacts import acreate_markdown_artifact
+from prefect.client.orchestration import PrefectClient, get_client
+from prefect.client.schemas.actions import ArtifactCreate, FlowRunCreate
+from prefect.client.schemas.objects import FlowRun
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from prefect.states import Completed, State
+from prefect.states import Completed, Running, to_state_create
 
 from flows.outcomes import STATE_NAMES, review_page_url, submission_tag
 from selfeval.bootstrap import prefect_api_url
@@ -36,6 +38,7 @@ HEALTH_TIMEOUT = 3.0
 ANNOUNCE_TIMEOUT = 30.0
 """Longest a review waits for its flow run to be reported."""
 RUN_NAME_DIGITS = 8
+REVIEW_FLOW = "review"
 
 
 def review_markdown(record: Record, action: str, reviewer: str, review_page: str | None = None) -> str:
@@ -79,17 +82,46 @@ def _confirmation_line(confirmation: Confirmation) -> str:
     return f"\nconfirmed as printed by {confirmation.reviewer} at {confirmation.at:%Y-%m-%d %H:%M} UTC{note}"
 
 
-@flow(name="review", log_prints=False)
-async def record_reviewed(
-    record_id: str, action: str, reviewer: str, version: int, status: Status, markdown: str
-) -> State:
-    """One review of a record, as Prefect shows it: ends in the record's new outcome."""
-    await acreate_markdown_artifact(
-        key=f"review-{record_id}", markdown=markdown, description=f"{action} of record {record_id}"
+async def report_review(
+    record: Record, action: str, reviewer: str, markdown: str, client: PrefectClient
+) -> FlowRun:
+    """The review's flow run, created Running and ended in the record's new outcome, with its artifact.
+
+    Reported straight to the API rather than run by Prefect's flow engine: a review is done by the time
+    it is announced, and the engine would take over the API process's SIGTERM handling and start
+    background log and event senders there for a run that lasts a moment."""
+    assert record.record_id is not None
+    status = record.status or Status.needs_review
+    flow_id = await client.create_flow_from_name(REVIEW_FLOW)
+    run = FlowRunCreate(
+        flow_id=flow_id,
+        name=f"review-{record.record_id[:RUN_NAME_DIGITS]}",
+        parameters={
+            "record_id": record.record_id,
+            "action": action,
+            "reviewer": reviewer,
+            "version": record.record_version,
+            "status": status.value,
+        },
+        tags=_review_tags(record, status),
+        state=to_state_create(Running()),
     )
-    return Completed(
-        name=STATE_NAMES[status], message=f"{action} by {reviewer}: version {version} is {status}"
+    response = await client.request(
+        "POST", "/flow_runs/", json=run.model_dump(mode="json", exclude_unset=True)
     )
+    flow_run = FlowRun.model_validate(response.json())
+    await client.create_artifact(
+        ArtifactCreate(
+            key=f"review-{record.record_id}",
+            type="markdown",
+            data=markdown,
+            description=f"{action} of record {record.record_id}",
+            flow_run_id=flow_run.id,
+        )
+    )
+    message = f"{action} by {reviewer}: version {record.record_version} is {status}"
+    await client.set_flow_run_state(flow_run.id, Completed(name=STATE_NAMES[status], message=message))
+    return flow_run
 
 
 async def announce_review(record: Record, action: str, reviewer: str) -> None:
@@ -104,18 +136,13 @@ async def announce_review(record: Record, action: str, reviewer: str) -> None:
         if not await _healthy(api_url):
             log.warning("review not shown in Prefect: server unreachable", record_id=record_id)
             return
-        status = record.status or Status.needs_review
-        markdown = review_markdown(
-            record, action, reviewer, review_page_url(settings.public_api_url(), record_id)
-        )
-        run_name = f"review-{record_id[:RUN_NAME_DIGITS]}"
-        with _reporting_to(api_url), tags(*_review_tags(record, status)):
-            await asyncio.wait_for(
-                record_reviewed.with_options(flow_run_name=run_name)(
-                    record_id, action, reviewer, record.record_version, status, markdown
-                ),
-                ANNOUNCE_TIMEOUT,
-            )
+        page = review_page_url(settings.public_api_url(), record_id)
+        markdown = review_markdown(record, action, reviewer, page)
+        with _reporting_to(api_url):
+            async with get_client() as client:
+                await asyncio.wait_for(
+                    report_review(record, action, reviewer, markdown, client), ANNOUNCE_TIMEOUT
+                )
     except Exception as exc:
         log.warning("review not shown in Prefect", record_id=record_id, error=repr(exc))
 

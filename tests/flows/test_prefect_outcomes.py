@@ -201,6 +201,9 @@ def test_announce_review_runs_a_flow_run_named_after_the_record_in_its_outcome(p
         assert run_.state is not None
         assert (run_.state.type, run_.state.name) == (StateType.COMPLETED, "Verified")
         assert set(run_.tags) == {record.submission.sha256[:12], "verified"}  # type: ignore[index]
+        assert run_.parameters["reviewer"] == "wang" and run_.parameters["version"] == 2
+        async with get_client() as client:
+            assert (await client.read_flow(run_.flow_id)).name == "review"
         markdown = await artifact_markdown(f"review-{record.record_id}")
         assert "`form.total_score` | 97.15 | 98.15 | seal" in markdown and "wang" in markdown
 
