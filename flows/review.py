@@ -35,8 +35,8 @@ log = get_logger("selfeval.flows")
 
 HEALTH_TIMEOUT = 3.0
 """Seconds the Prefect server gets to answer its health check before the review goes unannounced."""
-ANNOUNCE_TIMEOUT = 30.0
-"""Longest a review waits for its flow run to be reported."""
+ANNOUNCE_TIMEOUT = 10.0
+"""Longest a review waits for its flow run to be reported (a healthy server takes well under a second)."""
 RUN_NAME_DIGITS = 8
 REVIEW_FLOW = "review"
 
@@ -50,7 +50,7 @@ def review_markdown(record: Record, action: str, reviewer: str, review_page: str
         f"# {record.form.project_name or record.record_id}",
         "",
         f"record `{record.record_id}`, version {version}: {action} by {reviewer}, "
-        f"now **{STATE_NAMES.get(record.status or Status.needs_review, str(record.status))}**",
+        f"now **{STATE_NAMES[record.status or Status.needs_review]}**",
     ]
     if corrections:
         lines += ["", "| field | was | now | note |", "| --- | --- | --- | --- |"]
