@@ -2,8 +2,11 @@
 
 The services do the work and hand it on over JetStream by themselves; this flow follows a submission
 through the stages (from its state in the KV bucket) so the Prefect UI shows where each one is, how
-long each stage took and why one failed, and it leaves an artifact summarising the records. Work never
-waits for Prefect: if the Prefect server is away, the records still come out.
+long each stage took and why one failed, and it leaves an artifact summarising the records, with a
+link to the review page of each record that needs review. The run ends in a Completed state named
+after the outcome (Verified, Needs review, Rejected, Confirmed; see `flows.outcomes`) and is tagged
+with its records' statuses; a stage the services gave up on still fails the run. Work never waits for
+Prefect: if the Prefect server is away, the records still come out.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -28,8 +32,9 @@ from prefect.client.schemas.filters import (
     FlowRunFilterStateType,
 )
 from prefect.client.schemas.objects import FlowRun, StateType
-from prefect.states import Crashed
+from prefect.states import Crashed, State
 
+from flows.outcomes import outcome_state, review_page_url, status_tags, tag_current_flow_run
 from flows.state_changes import StateChanges
 from selfeval.bus.state import get_state
 from selfeval.contract import Record, Status
@@ -54,6 +59,8 @@ class FlowContext:
     stage_timeout: float
     changes: StateChanges
     outbox_reader: object | None = None
+    public_url: str | None = None
+    """Where people open the API, for the review links (None: no links)."""
 
 
 _context: FlowContext | None = None
@@ -121,7 +128,9 @@ def _stage_task(stage: Stage):  # type: ignore[no-untyped-def]
 STAGE_TASKS = {stage: _stage_task(stage) for stage in Stage}
 
 
-def summary_markdown(source: str, state: SubmissionState, records: list[Record]) -> str:
+def summary_markdown(
+    source: str, state: SubmissionState, records: list[Record], public_url: str | None = None
+) -> str:
     lines = [
         f"# {source}",
         "",
@@ -141,6 +150,18 @@ def summary_markdown(source: str, state: SubmissionState, records: list[Record])
         lines.append(f"| - | {', '.join(state.statuses) or '-'} | - | {', '.join(state.record_ids)} |")
     timings = ", ".join(f"{stage}: {seconds:.1f} s" for stage, seconds in state.stage_seconds.items())
     lines += ["", f"stage times: {timings or '-'}"]
+    to_review = [
+        record_id
+        for record_id, status in zip(state.record_ids, state.statuses, strict=False)
+        if status is Status.needs_review
+    ]
+    if public_url and to_review:
+        projects = {record.record_id: record.form.project_name for record in records}
+        lines += ["", "## Needs review", ""]
+        lines += [
+            f"- [{projects.get(record_id) or record_id}]({review_page_url(public_url, record_id)})"
+            for record_id in to_review
+        ]
     return "\n".join(lines)
 
 
@@ -150,8 +171,9 @@ def _artifact_key(submission_id: str) -> str:
 
 
 @flow(name="submission", flow_run_name="{source}", log_prints=False)
-async def follow_submission(submission_id: str, source: str) -> list[str]:
-    """Follow one submission through ocr → parse → score → publish; returns its record ids."""
+async def follow_submission(submission_id: str, source: str) -> State:
+    """Follow one submission through ocr → parse → score → publish; ends in the state named after its
+    outcome, holding its record ids."""
     failure: StageFailedError | None = None
     for stage in Stage:
         try:
@@ -169,12 +191,21 @@ async def follow_submission(submission_id: str, source: str) -> list[str]:
     records = _read_records(state)
     await acreate_markdown_artifact(
         key=_artifact_key(submission_id),
-        markdown=summary_markdown(source, state, records),
+        markdown=summary_markdown(source, state, records, _ctx().public_url),
         description=f"records of {source}",
     )
+    await _tag_with_statuses(state)
     if failure is not None:
         raise failure
-    return state.record_ids
+    message = ", ".join(f"{n} {status}" for status, n in Counter(state.statuses).items()) or "no records"
+    return outcome_state(state.statuses, message, data=state.record_ids)
+
+
+async def _tag_with_statuses(state: SubmissionState) -> None:
+    try:
+        await tag_current_flow_run(status_tags(state.statuses))
+    except Exception as exc:  # the run's state still names the outcome; a missing tag is no failure
+        log.warning("could not tag the flow run", submission_id=state.submission_id, error=repr(exc))
 
 
 def _read_records(state: SubmissionState) -> list[Record]:

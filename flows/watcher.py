@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from prefect import flow
+from prefect import flow, tags
 
+from flows.outcomes import submission_tag
 from flows.submission import follow_submission, supersede_lost_runs
 from selfeval.contract.messages import BUCKET_EVENTS_SUBJECT
 from selfeval.inbox import Inbox, InboxObject, StableObjects
@@ -45,7 +46,8 @@ async def follow_until_reported(submission_id: str, source: str) -> None:
     failures = 0
     while True:
         try:
-            state = await follow_submission(submission_id, source, return_state=True)
+            with tags(submission_tag(submission_id)):  # the same tag as the runs of its reviews
+                state = await follow_submission(submission_id, source, return_state=True)
         except Exception as exc:  # creating or reporting the run failed: the Prefect API is unreachable
             state, error = None, repr(exc)
         else:

@@ -375,6 +375,7 @@ def api(
     token = settings.api_token.get_secret_value() if settings.api_token else None
     if token is None and not _is_loopback(host):
         fail(f"binding the API to {host} needs SELFEVAL_API_TOKEN (only loopback may go without a token)")
+    from flows.review import announce_review
     from selfeval.review.reviewers import ReviewersFile, ReviewersFileError, load_reviewers
 
     reviewers_path = settings.reviewers_path
@@ -392,6 +393,7 @@ def api(
         connect=lambda: connect_nats(settings, "selfeval-api", Role.api),
         reviewers=ReviewersFile(reviewers_path),
         claim_seconds=settings.review_claim_seconds,
+        announce=announce_review,
         min_confidence=settings.min_confidence,
     )
     uvicorn.run(create_app(context), host=host, port=port or settings.api_port, log_config=None)

@@ -12,13 +12,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, AnyHttpUrl, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from selfeval.contract import defaults
 
 AWS_SECRETS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 """Read by boto3 itself, not through these settings; still secrets every log must mask."""
+
+
+LOOPBACK_FOR_WILDCARD = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+"""A wildcard bind address, and the loopback address a browser on the same machine uses for it."""
 
 
 class Settings(BaseSettings):
@@ -98,6 +102,11 @@ class Settings(BaseSettings):
         None, description="bearer token the API requires; mandatory when bound beyond loopback"
     )
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1, description="larger uploads are refused (413)")
+    public_url: AnyHttpUrl | None = Field(
+        None,
+        description="the API's address as people open it, for the review links in Prefect "
+        "(default: http://API_HOST:API_PORT)",
+    )
 
     # Review
     reviewers: Path | None = Field(
@@ -120,6 +129,17 @@ class Settings(BaseSettings):
         """SELFEVAL_OCR_THREADS, or the cores shared among `processes` OCR processes: two processes of
         one thread read more pages per second than one of two (no thread ever waits on another)."""
         return self.ocr_threads or max(1, cpu_count() // processes)
+
+    def public_api_url(self, port: int | None = None) -> str:
+        """Where people reach the API (no trailing slash): SELFEVAL_PUBLIC_URL, else the address the API
+        listens on (`port` when it was picked at start-up, as `selfeval up` does for port 0). A wildcard
+        bind address is no place to browse to: it becomes loopback."""
+        if self.public_url is not None:
+            return str(self.public_url).rstrip("/")
+        host = LOOPBACK_FOR_WILDCARD.get(self.api_host, self.api_host)
+        if ":" in host:  # an IPv6 address goes in brackets in a URL
+            host = f"[{host}]"
+        return f"http://{host}:{port or self.api_port}"
 
     @property
     def models_path(self) -> Path:

@@ -318,6 +318,8 @@ def up(settings: Settings, say: Callable[[str], None], stop_requested: Callable[
         say(f"Prefect UI    {prefect_api_url.removesuffix('/api')}")
         env.update({"NATS_URL": nats_url, "PREFECT_API_URL": prefect_api_url})
         api_port = _port_or_free(settings.api_port)
+        # The watcher's flow runs link to review pages: they must know the port the API really got.
+        env["SELFEVAL_PUBLIC_URL"] = settings.public_api_url(api_port)
         python = sys.executable
         # Each OCR process gets its share of the cores (it cannot know how many siblings it has).
         ocr_env = {"SELFEVAL_OCR_THREADS": str(settings.ocr_threads_per_process(settings.ocr_processes))}

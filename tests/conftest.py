@@ -4,8 +4,8 @@ the one OCR engine of the session; and the test tiers.
 Every test belongs to exactly one tier, by what it starts:
 
 - ``unit``: pure code, no server and no OCR model (``make test-fast`` runs these);
-- ``integration``: one real outside part: a nats-server, SeaweedFS, a part's process, or the OCR engine
-  on a page;
+- ``integration``: real outside parts, not the whole system: a nats-server, a Prefect server (the
+  ``prefect_server`` fixture of tests/flows), SeaweedFS, a part's process, or the OCR engine on a page;
 - ``system``: the whole system (``selfeval up``) or the whole chain with real OCR over whole forms.
 
 A test using one of the fixtures in ``FIXTURE_TIERS`` gets that fixture's tier by itself; any other
@@ -38,6 +38,7 @@ FIXTURE_TIERS = {
     "model_cache": "integration",
     "engine": "integration",
     "seaweedfs": "integration",
+    "prefect_server": "integration",
     "system": "system",
 }
 """Fixtures that start something, by name (a module may define its own `nats_server` or `system`)."""

@@ -64,7 +64,13 @@ async def run(settings: Settings, quit_event: asyncio.Event) -> None:
         changes = StateChanges(js)
         await changes.start()
         submission.configure(
-            FlowContext(js, settings.stage_timeout, changes, outbox_reader=make_outbox(settings))
+            FlowContext(
+                js,
+                settings.stage_timeout,
+                changes,
+                outbox_reader=make_outbox(settings),
+                public_url=settings.public_api_url(),
+            )
         )
         bucket_watcher = BucketWatcher(
             inbox,

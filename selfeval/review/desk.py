@@ -14,10 +14,11 @@ the records stream.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from nats.js import JetStreamContext
 
@@ -31,7 +32,7 @@ from selfeval.review.corrections import Refusal, ReviewRefusedError, confirmed, 
 
 log = get_logger("selfeval.review")
 
-Announce = Callable[[Record, str, str], Awaitable[None]]
+Announce = Callable[[Record, str, str], Coroutine[Any, Any, None]]
 """Told of every new version (record, action, reviewer), e.g. to show the review in Prefect."""
 
 
@@ -61,6 +62,7 @@ class ReviewDesk:
     announce: Announce | None = None
     clock: Callable[[], datetime] = _now
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _announcing: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def current(self, record_id: str) -> Record:
         """The record's current version (404 when there is none)."""
@@ -158,7 +160,11 @@ class ReviewDesk:
             if new.status is not Status.needs_review:
                 await self.claims.release(record_id, reviewer, now)
         if self.announce is not None:
-            await self.announce(new, action, reviewer)
+            # Shown in Prefect in the background: the reviewer does not wait on it, and it never fails
+            # a decision that is already published.
+            task = asyncio.create_task(self.announce(new, action, reviewer))
+            self._announcing.add(task)
+            task.add_done_callback(self._announcing.discard)
         return new
 
 

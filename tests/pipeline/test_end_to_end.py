@@ -97,8 +97,9 @@ def test_scans_in_the_bucket_come_out_as_one_verified_record_per_form(
 
     runs = flow_runs(system, "submission")
     assert sorted(run["name"] for run in runs) == sorted(submissions)
-    for run in runs:
-        assert run["state_type"] == "COMPLETED", run["name"]
+    for run in runs:  # each ends named after its outcome, tagged with it and its short submission id
+        assert (run["state_type"], run["state_name"]) == ("COMPLETED", "Verified"), run["name"]
+        assert "verified" in run["tags"] and run["parameters"]["submission_id"][:12] in run["tags"]
         stages = {task["name"].rsplit("-", 1)[0]: task["state_type"] for task in task_runs(system, run["id"])}
         assert stages == dict.fromkeys(STAGES, "COMPLETED"), run["name"]
     (watcher_run,) = flow_runs(system, "bucket-watcher")
@@ -135,7 +136,7 @@ def test_prefect_ui_shows_the_flow_run_of_a_processed_submission(
         page.wait_for_url("**/runs/flow-run/**")
         expect(page.get_by_text("Parent Run")).to_be_visible(timeout=30_000)  # the flow run's own page
         expect(page.get_by_text(name, exact=True).first).to_be_visible()
-        expect(page.get_by_text("Completed").first).to_be_visible()
+        expect(page.get_by_text("Verified").first).to_be_visible()  # the outcome, not just "Completed"
         for stage in sorted(STAGES):  # the stage tasks on the run's timeline
             expect(page.get_by_text(re.compile(rf"^{stage}-[0-9a-f]+$")).first).to_be_visible(timeout=30_000)
         page.wait_for_load_state("networkidle")

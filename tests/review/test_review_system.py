@@ -25,7 +25,7 @@ from scangen.fixtures import FIXTURES, REAL_FORMS, load_fixture
 from selfeval.contract import Form, Record, Status
 from selfeval.review.reviewers import add_reviewer
 from tests.bus.support import records_on
-from tests.pipeline.system import RunningSystem, start_system
+from tests.pipeline.system import RunningSystem, flow_runs, start_system
 from tests.pipeline.test_end_to_end import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.system
@@ -133,6 +133,15 @@ def test_a_reviewer_settles_a_real_scan_in_the_browser(
     assert {c.reviewer for c in verified.provenance.corrections} == {"王审核"}
     on_stream = published(running, "selfeval.records.verified")
     assert [(r.record_id, r.record_version) for r in on_stream] == [(record.record_id, 3)]
+    # The review shows in Prefect: a short run named after the record, ending in the outcome.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        runs = [r for r in flow_runs(running, "review") if r["name"] == f"review-{record.record_id[:8]}"]
+        if any(r["state_name"] == "Verified" for r in runs):
+            break
+        time.sleep(1)
+    else:
+        raise AssertionError(f"no Verified review run in Prefect: {runs}")
     print(f"screenshots: {screenshots}")
 
 
