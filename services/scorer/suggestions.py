@@ -6,13 +6,15 @@ which value that is and why. It never changes the form: the record keeps what wa
 keeps meaning that every figure was read and checks out.
 
 Which field an equation is solved for:
-- its result (总分, 执行率, funding 得分, 评分等级, a column's 年度资金总额) whenever that field needs
-  review: a wrong result among inputs that read fine is exactly the arithmetic error this exposes;
-- one of its addends (a score within 总分, a sub-row amount) only when that addend was not read, or was
-  read with doubt: when every figure reads fine, a failing sum does not say which addend is wrong.
+- its result (总分, 执行率, funding 得分, 评分等级, a column's 年度资金总额, the 总分 row's 分值) whenever
+  that field needs review: a wrong result among inputs that read fine is exactly the arithmetic error
+  this exposes;
+- one of its addends (a score within 总分, a weight within 100, a sub-row amount) only when that addend
+  was not read, or was read with doubt: when every figure reads fine, a failing sum does not say which
+  addend is wrong.
 
 An input is in doubt when it is missing or named by an error-level check that did not pass, other than
-the check of the equation itself (that one fails or skips because of the very field solved for). Two
+the checks that name the field solved for (those may fail or skip because of that very field). Two
 equations implying different values for one field give no suggestion, and neither does a value that
 would make a check fail that does not fail as read: the other figures would not agree with it.
 """
@@ -26,17 +28,12 @@ from decimal import Decimal
 
 from selfeval.contract import Check, CheckStatus, Form, FundingRow, Grade, Record, Severity, Suggestion
 from selfeval.contract.paths import form_path, funding_path, indicator_path
-from services.scorer.arithmetic import CENT, ZERO, execution_rate, funding_score, grade_for
+from services.scorer.arithmetic import CENT, HUNDRED, ZERO, execution_rate, funding_score, grade_for
 from services.scorer.rules import (
     AMOUNT_COLUMNS,
     ERROR_RULES,
     FUNDING_SUB_ROWS,
     RULE_NAMES,
-    check_execution_rate,
-    check_funding_rows_add_up,
-    check_funding_score,
-    check_grade,
-    check_total_score,
     run_rules,
 )
 
@@ -59,7 +56,6 @@ class Implied:
     value: Decimal | Grade
     because: str
     inputs: tuple[str, ...]
-    rule: str  # the scorer rule that checks this equation
     addend: bool = False  # solved for an addend: only offered when the addend was not read with confidence
     found: Decimal | Grade | None = None  # the addend as read
 
@@ -81,16 +77,15 @@ def suggestions_for(record: Record) -> dict[str, Suggestion]:
             continue
         if implied.addend and implied.found is not None and implied.path not in unsure_readings:
             continue
-        if _inputs_in_doubt(implied, record.checks):
+        if not _doubtful(record, implied.path).isdisjoint(implied.inputs):
             continue
         by_path.setdefault(implied.path, []).append(implied)
-    failing_as_read = _failing(record.form)
     suggestions = {}
     for path, implied in by_path.items():
         if len({candidate.value for candidate in implied}) > 1:
             continue  # two equations disagree: the figures do not determine this one
         value = _printed(implied[0].value)
-        if value is None or _failing(_with_value(record.form, path, implied[0].value)) - failing_as_read:
+        if value is None or _contradicted(record, path, implied[0].value):
             continue
         # Equations that agree are all given: two of them saying the same value is worth knowing.
         suggestions[path] = Suggestion(
@@ -103,6 +98,7 @@ def _implied_values(form: Form) -> Iterator[Implied]:
     """Every value an equation of the form gives from figures that were read, whatever their doubt."""
     yield from _from_funding_amounts(form)
     yield from _from_score_sum(form)
+    yield from _from_weights(form)
     yield from _from_funding_columns(form)
     if form.total_score is not None:
         yield Implied(
@@ -110,7 +106,6 @@ def _implied_values(form: Form) -> Iterator[Implied]:
             grade_for(form.total_score),
             f"评分等级由总分 {form.total_score} 定出",
             (form_path("total_score"),),
-            check_grade.name,
         )
 
 
@@ -126,7 +121,6 @@ def _printed(value: Decimal | Grade) -> str | None:
 
 def _from_score_sum(form: Form) -> Iterator[Implied]:
     """总分 = funding 得分 + Σ indicator 得分: the total from its addends, or one addend from the rest."""
-    rule = check_total_score.name
     total_path, funding = form_path("total_score"), funding_path("total", "score")
     scores = {funding: form.funding.total.score} | {
         indicator_path(index, "score"): row.score for index, row in enumerate(form.indicators)
@@ -142,7 +136,6 @@ def _from_score_sum(form: Form) -> Iterator[Implied]:
             sum(read.values(), ZERO),
             f"总分 = 资金得分 {read[funding]} + Σ 指标得分 {indicator_sum()}",
             tuple(scores),
-            rule,
         )
     total = form.total_score
     if total is None:
@@ -162,7 +155,42 @@ def _from_score_sum(form: Form) -> Iterator[Implied]:
             total - sum((read[other] for other in others), ZERO),
             because,
             (total_path, *others),
-            rule,
+            addend=True,
+            found=found,
+        )
+
+
+def _from_weights(form: Form) -> Iterator[Implied]:
+    """分数 + Σ 分值 = 100: one unread weight from the rest; and the 总分 row's 分值 as their sum."""
+    funding = funding_path("total", "weight")
+    weights = {funding: form.funding.total.weight} | {
+        indicator_path(index, "weight"): row.weight for index, row in enumerate(form.indicators)
+    }
+    read = {path: value for path, value in weights.items() if value is not None}
+
+    def indicator_sum(leaving_out: str | None = None) -> Decimal:
+        return sum((value for path, value in read.items() if path not in (funding, leaving_out)), ZERO)
+
+    if len(read) == len(weights):
+        yield Implied(
+            form_path("total_weight"),
+            sum(read.values(), ZERO),
+            f"总分分值 = 分数 {read[funding]} + Σ 指标分值 {indicator_sum()}",
+            tuple(weights),
+        )
+    for path, found in weights.items():
+        others = [other for other in weights if other != path]
+        if any(other not in read for other in others):
+            continue
+        if path == funding:
+            because = f"分数 = 100 − Σ 指标分值 {indicator_sum()}"
+        else:
+            because = f"分值 = 100 − 分数 {read[funding]} − Σ 其他指标分值 {indicator_sum(path)}"
+        yield Implied(
+            path,
+            HUNDRED - sum((read[other] for other in others), ZERO),
+            because,
+            tuple(others),
             addend=True,
             found=found,
         )
@@ -181,7 +209,6 @@ def _from_funding_amounts(form: Form) -> Iterator[Implied]:
             f"{label}执行率 = 全年执行数 {row.executed} / 全年预算数 {row.annual_budget} × 100，"
             "截断至两位小数",
             amounts,
-            check_execution_rate.name,
         )
         if name == "total" and row.weight is not None:
             yield Implied(
@@ -190,13 +217,11 @@ def _from_funding_amounts(form: Form) -> Iterator[Implied]:
                 f"资金得分 = 分数 {row.weight} × 全年执行数 {row.executed} / 全年预算数 {row.annual_budget}，"
                 "四舍五入至两位小数，不超过分数",
                 (funding_path(name, "weight"), *amounts),
-                check_funding_score.name,
             )
 
 
 def _from_funding_columns(form: Form) -> Iterator[Implied]:
     """当年财政拨款 + 上年结转资金 + 其他资金 = 年度资金总额: the total, or one sub-row from the rest."""
-    rule = check_funding_rows_add_up.name
     for column in AMOUNT_COLUMNS:
         label = COLUMN_LABELS[column]
         total: Decimal | None = getattr(form.funding.total, column)
@@ -211,7 +236,6 @@ def _from_funding_columns(form: Form) -> Iterator[Implied]:
                 f"{label}：年度资金总额 = "
                 + " + ".join(f"{ROW_LABELS[name]} {value}" for name, value in read.items()),
                 tuple(funding_path(name, column) for name in parts),
-                rule,
             )
         if total is None:
             continue
@@ -225,7 +249,6 @@ def _from_funding_columns(form: Form) -> Iterator[Implied]:
                 f"{label}：{ROW_LABELS[name]} = 年度资金总额 {total} − "
                 + " − ".join(f"{ROW_LABELS[other]} {read[other]}" for other in others),
                 (funding_path("total", column), *(funding_path(other, column) for other in others)),
-                rule,
                 addend=True,
                 found=found,
             )
@@ -235,15 +258,25 @@ def _not_passed_error(check: Check) -> bool:
     return check.severity is Severity.error and check.status is not CheckStatus.passed
 
 
-def _inputs_in_doubt(implied: Implied, checks: list[Check]) -> bool:
-    for check in checks:
-        if not _not_passed_error(check):
-            continue
-        if check.rule == implied.rule and implied.path in check.fields:
-            continue  # the equation's own check: it fails or skips because of the field solved for
-        if not set(implied.inputs).isdisjoint(check.fields):
-            return True
-    return False
+def _doubtful(record: Record, path: str) -> set[str]:
+    """The figures in doubt, as far as the field at `path` is concerned: those named by an error check
+    that does not pass, leaving out the checks that name the field itself (they may fail or skip
+    because of that very field, which is what is being solved for)."""
+    return {
+        field
+        for check in record.checks
+        if _not_passed_error(check) and path not in check.fields
+        for field in check.fields
+    }
+
+
+def _contradicted(record: Record, path: str, value: Decimal | Grade) -> bool:
+    """Whether the value would make a check fail that does not fail as read, among figures not in doubt.
+
+    A check that newly fails only because another of its figures is in doubt says nothing against it."""
+    doubtful = _doubtful(record, path)
+    newly_failing = _failing(_with_value(record.form, path, value)) - _failing(record.form)
+    return any(doubtful.isdisjoint(set(fields) - {path}) for _, fields in newly_failing)
 
 
 def _failing(form: Form) -> set[tuple[str, tuple[str, ...]]]:

@@ -147,6 +147,7 @@ def test_a_funding_score_the_amounts_and_the_total_disagree_on_gets_none() -> No
     # 9.95 printed as 9.94 with 总分 following it: the amounts say 9.95, the total says 9.94.
     planted = load_fixture(FIXTURES / "planted" / "funding_score_rounded_down.json")
     assert FUNDING_SCORE not in suggested(planted)
+    planted.form.funding.total.score = D("9.90")  # and misread, with doubt: both equations fail as read
     assert FUNDING_SCORE not in suggested(read_with_doubt(planted, FUNDING_SCORE))
 
 
@@ -209,6 +210,30 @@ def test_no_suggestion_that_breaks_a_check_that_holds(form_01: Record) -> None:
     form_01.form.funding.current_year_appropriation.executed = D("150.00")
     form_01.form.funding.current_year_appropriation.execution_rate = D("83.33")
     assert "form.funding.total.executed" not in suggested(form_01)
+
+
+# --- weights: 分数 + Σ 分值 = 100 ---------------------------------------------------------------
+
+
+def test_an_unread_weight_gets_100_less_the_others(form_01: Record) -> None:
+    form_01.form.indicators[3].weight = None
+    suggestion = score_record(form_01).provenance.suggestions["form.indicators[3].weight"]
+    assert suggestion == Suggestion(value="6.00", because="分值 = 100 − 分数 10.00 − Σ 其他指标分值 84.00")
+
+
+def test_an_unread_total_weight_gets_the_sum_of_the_weights(form_01: Record) -> None:
+    form_01.form.total_weight = None
+    assert "form.total_weight" not in suggested(form_01)  # not printed: nothing to review
+    assert suggested(read_with_doubt(form_01, "form.total_weight"))["form.total_weight"] == "100.00"
+
+
+def test_a_check_failing_on_a_figure_in_doubt_does_not_veto(form_01: Record) -> None:
+    # 分值 unread and 得分 misread as 6.05 with doubt: 6.00 makes 0 ≤ 得分 ≤ 分值 fail, but only because
+    # of the doubtful score, so both the weight and the score get 6.00.
+    form_01.form.indicators[3].weight = None
+    form_01.form.indicators[3].score = D("6.05")
+    suggestions = suggested(read_with_doubt(form_01, indicator_score(3)))
+    assert suggestions["form.indicators[3].weight"] == "6.00" and suggestions[indicator_score(3)] == "6.00"
 
 
 # --- scoring -----------------------------------------------------------------------------------
