@@ -130,7 +130,9 @@ def _from_score_sum(form: Form) -> Iterator[Implied]:
     def indicator_sum(leaving_out: str | None = None) -> Decimal:
         return sum((value for path, value in read.items() if path not in (funding, leaving_out)), ZERO)
 
-    if len(read) == len(scores):
+    # No form scores above 100 (its weights total 100): a larger sum means rows were misread (the 总分
+    # row taken for an indicator, say), and says nothing about the 总分 printed.
+    if len(read) == len(scores) and sum(read.values(), ZERO) <= HUNDRED:
         yield Implied(
             total_path,
             sum(read.values(), ZERO),

@@ -61,6 +61,15 @@ def test_an_unread_total_gets_the_sum(form_01: Record) -> None:
     assert suggested(form_01)[TOTAL_SCORE] == "98.15"
 
 
+def test_no_total_above_100(form_01: Record) -> None:
+    # The 总分 row read as one more indicator (分值 100.00, 得分 98.15), and no 总分 found: the sum,
+    # 196.30, is no score a form can have.
+    total_row = form_01.form.indicators[0].model_copy(update={"name": "总分", "weight": D("100.00")})
+    form_01.form.indicators.append(total_row.model_copy(update={"score": D("98.15")}))
+    form_01.form.total_score = None
+    assert TOTAL_SCORE not in suggested(form_01)
+
+
 def test_an_unread_indicator_score_gets_the_total_less_the_others(form_01: Record) -> None:
     form_01.form.indicators[6].score = None
     scored = score_record(form_01)
