@@ -8,8 +8,11 @@ Each cell of the matrix draws --forms forms (the eight real forms and random one
 own PDF, with the cell's typeface family (or face), scan mode and quality fixed and every other choice
 (face of the family, seal ink and place, layout, geometry, light) drawn from the seed. It prints per
 cell: forms, forms verified, figures exact, texts exact, forms verified with a wrong figure (must be 0),
-seconds per page of the in-process chain; totals per quality; the OCR engine's start time; and, for
-records that need review, how many fields each one flags. Every figure comes from this one run.
+seconds per page of the in-process chain; totals per quality; the OCR engine's start time; and, per
+quality, over the records that need review: the median and largest number of fields a reviewer must
+look at (`Record.fields_needing_review()`), and how often the arithmetic's suggestion for such a field
+is the value the form really carries (overall, and where it differs from the value read). Every figure
+comes from this one run.
 --quick is one form per cell (a smoke check); the default is four.
 --split heldout draws faces, seal shapes, random forms and seeds the development split never uses.
 """
@@ -22,19 +25,38 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from scangen import Family, ScanMode, Split, random_form, scan_forms, write_pdf
 from scangen.compare import field_differences, is_figure, leaf_values
 from scangen.fixtures import real_forms
 from scangen.look import QUALITIES
 from selfeval.contract import Form, Record, Status
-from selfeval.contract.record import CheckStatus
 from selfeval.in_process import process_bytes
 from services.ocr import InputRejected, OcrEngine, OcrSettings
 from services.ocr.models import LINE_READERS
 
 MIN_CONFIDENCE = 0.8
+
+
+@dataclass
+class Review:
+    """What `needs_review` records ask of a reviewer, and how good the arithmetic's suggestions are."""
+
+    fields_per_record: list[int] = field(default_factory=list)
+    suggested: int = 0  # fields needing review that carry a suggestion
+    suggested_true: int = 0  # … whose suggestion is the form's true value
+    changing: int = 0  # suggestions that differ from the value read
+    changing_true: int = 0  # … and are the true value: a misread (or unread) value the arithmetic fixes
+
+    def add(self, other: Review) -> None:
+        self.fields_per_record += other.fields_per_record
+        self.suggested += other.suggested
+        self.suggested_true += other.suggested_true
+        self.changing += other.changing
+        self.changing_true += other.changing_true
 
 
 @dataclass
@@ -50,7 +72,7 @@ class Cell:
     texts_exact: int = 0
     pages: int = 0
     seconds: float = 0.0
-    flagged_per_review: list[int] = field(default_factory=list)
+    review: Review = field(default_factory=Review)
 
     def add(self, other: Cell) -> None:
         for name in (
@@ -65,7 +87,28 @@ class Cell:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.pages += other.pages
         self.seconds += other.seconds
-        self.flagged_per_review += other.flagged_per_review
+        self.review.add(other.review)
+
+
+def review_of(record: Record, form: Form) -> Review:
+    """A `needs_review` record's fields to look at, and its suggestions judged against the true form."""
+    truth, read = leaf_values(form), leaf_values(record.form)
+    review = Review(fields_per_record=[len(record.fields_needing_review())])
+    for path, suggestion in record.provenance.suggestions.items():
+        true = path in truth and _same(path, suggestion.value, truth[path])
+        changes = not _same(path, suggestion.value, read.get(path))
+        review.suggested += 1
+        review.suggested_true += true
+        review.changing += changes
+        review.changing_true += changes and true
+    return review
+
+
+def _same(path: str, text: str, value: Any) -> bool:
+    """A suggestion (as typed) against a form's value (as JSON): figures as numbers, "98.2" = "98.20"."""
+    if value is None:
+        return False
+    return Decimal(text) == Decimal(value) if is_figure(path) else text == str(value)
 
 
 def measure_form(engine: OcrEngine, form: Form, pdf: Path, pages: int) -> Cell:
@@ -84,7 +127,7 @@ def measure_form(engine: OcrEngine, form: Form, pdf: Path, pages: int) -> Cell:
         cell.verified = 1
         cell.verified_wrong = int(cell.figures_exact < cell.figures)
     if record is not None and record.status is Status.needs_review:
-        cell.flagged_per_review.append(len(_flagged_fields(record)))
+        cell.review = review_of(record, form)
     return cell
 
 
@@ -98,11 +141,6 @@ def _wrong_fields(record: Record | None, form: Form) -> Iterator[str]:
         yield from (
             leaf for leaf in leaf_values(form) if leaf == path or leaf.startswith((path + "[", path + "."))
         )
-
-
-def _flagged_fields(record: Record) -> set[str]:
-    """Fields a reviewer would be pointed at: those of every failed check (unread, unsure, wrong)."""
-    return {path for check in record.checks if check.status is CheckStatus.failed for path in check.fields}
 
 
 def cell_forms(split: Split, count: int, offset: int) -> Iterator[tuple[int, Form]]:
@@ -158,6 +196,23 @@ def print_row(axis: Axis, cell: Cell) -> None:
     )
 
 
+REVIEW_HEADER = (
+    f"{'quality':<7} {'records':>7} {'fields median':>13} {'largest':>7} "
+    f"{'fields with a suggestion':>24} {'suggestion true':>20} {'differs from read, true':>23}"
+)
+
+
+def print_review(quality: str, review: Review) -> None:
+    counts = review.fields_per_record
+    fields = sum(counts)
+    median = f"{statistics.median(counts):g}" if counts else "-"
+    print(
+        f"{quality:<7} {len(counts):>7} {median:>13} {max(counts, default=0):>7} "
+        f"{_share(review.suggested, fields):>24} {_share(review.suggested_true, review.suggested):>20} "
+        f"{_share(review.changing_true, review.changing):>23}"
+    )
+
+
 def _share(part: int, whole: int) -> str:
     return f"{part}/{whole} {part / whole:7.2%}" if whole else "-"
 
@@ -166,22 +221,21 @@ def print_summary(results: dict[Axis, Cell], engine_start: float) -> None:
     print("\ntotals per quality")
     print(HEADER)
     everything = Cell()
+    totals: dict[str, Cell] = {}
     for quality in dict.fromkeys(axis.quality for axis in results):
-        total = Cell()
+        total = totals[quality] = Cell()
         for axis, cell in results.items():
             if axis.quality == quality:
                 total.add(cell)
         everything.add(total)
         print_row(Axis(quality, "all", "all"), total)
     print(f"\nOCR engine start (OcrEngine constructed, ready to read): {engine_start:.2f} s")
-    flagged = everything.flagged_per_review
-    if flagged:
-        print(
-            f"needs_review records: {len(flagged)}; fields flagged per record: "
-            f"median {statistics.median(flagged):g}, largest {max(flagged)}"
-        )
-    else:
-        print("needs_review records: 0")
+    print(
+        "\nneeds_review records per quality: fields a reviewer must look at, and the arithmetic's suggestions"
+    )
+    print(REVIEW_HEADER)
+    for quality, total in totals.items():
+        print_review(quality, total.review)
     banner = "!!! " if everything.verified_wrong else ""
     print(
         f"\n{banner}FORMS VERIFIED WITH A WRONG FIGURE: {everything.verified_wrong} (must be 0){banner[::-1]}"

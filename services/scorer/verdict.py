@@ -5,6 +5,7 @@ from __future__ import annotations
 from selfeval.contract import Check, CheckStatus, Record, Severity, Status
 from services.scorer.measures import parse_measure
 from services.scorer.rules import RULE_NAMES, run_rules
+from services.scorer.suggestions import suggestions_for
 
 
 def status_for(checks: list[Check]) -> Status:
@@ -33,7 +34,8 @@ def score_record(record: Record) -> Record:
     """Recompute every figure of the form and say, rule by rule, what holds.
 
     Checks that other stages added (the parser's field-confidence checks) are kept; the scorer's
-    own are recomputed, so scoring a scored record gives the same record.
+    own are recomputed, and so are the suggestions (the values the form's arithmetic implies for the
+    fields needing review), so scoring a scored record gives the same record.
     """
     if record.status is Status.rejected:
         return record
@@ -46,7 +48,7 @@ def score_record(record: Record) -> Record:
     # A record typed by hand (no submission) is identified by its form as scored.
     record_id = record.record_id or record.model_copy(update={"form": form}).identity()
     status = status_for(checks)
-    return record.model_copy(
+    scored = record.model_copy(
         update={
             "record_id": record_id,
             "form": form,
@@ -55,3 +57,5 @@ def score_record(record: Record) -> Record:
             "reason": review_reason(checks) if status is Status.needs_review else None,
         }
     )
+    provenance = scored.provenance.model_copy(update={"suggestions": suggestions_for(scored)})
+    return scored.model_copy(update={"provenance": provenance})
