@@ -31,7 +31,7 @@ def test_schema_names_the_contract_fields() -> None:
     assert SCHEMA_VERSION == "1.1"
 
 
-def test_fields_needing_review_are_those_of_error_checks_that_did_not_pass() -> None:
+def test_fields_needing_review_are_those_of_failed_error_checks_and_what_skipped_ones_miss() -> None:
     from selfeval.contract import Check, CheckStatus, Form, Funding, FundingRow, Record, Severity
 
     empty = FundingRow()
@@ -47,6 +47,9 @@ def test_fields_needing_review_are_those_of_error_checks_that_did_not_pass() -> 
             check(CheckStatus.failed, Severity.error, "form.total_score", "form.grade"),
             check(CheckStatus.failed, Severity.warning, "form.project_name"),
             check(CheckStatus.skipped, Severity.error, "form.grade", "form.funding.total.score"),
+            check(CheckStatus.skipped, Severity.error, "form.year"),
         ],
     )
+    # A skipped rule names only what it misses: here every field is empty, but the year is read.
+    record.form.year = 2024
     assert record.fields_needing_review() == ["form.total_score", "form.grade", "form.funding.total.score"]

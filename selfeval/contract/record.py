@@ -258,11 +258,18 @@ class Record(_Model):
         return record_id_for(self.submission.sha256, pages[0] if pages else None, self.form)
 
     def fields_needing_review(self) -> list[str]:
-        """The record paths a reviewer must look at: those named by error-level checks that did not pass
-        (a failed rule, an unreadable or doubtful figure, a rule that could not run), in form order."""
+        """The record paths a reviewer must look at, in the order the checks name them: every field of
+        an error-level check that failed (any of its figures may be the misread one), and of a rule that
+        could not run for want of inputs, the inputs that are missing (the others were read and will be
+        checked once those are there)."""
         seen: dict[str, None] = {}
+        form = self.form.model_dump()
         for check in self.checks:
-            if check.severity is Severity.error and check.status is not CheckStatus.passed:
+            if check.severity is not Severity.error or check.status is CheckStatus.passed:
+                continue
+            if check.status is CheckStatus.skipped:
+                seen.update(dict.fromkeys(path for path in check.fields if _value_at(form, path) is None))
+            else:
                 seen.update(dict.fromkeys(check.fields))
         return list(seen)
 
@@ -280,6 +287,25 @@ class Record(_Model):
             reason=reason,
             form=form,
         )
+
+
+_PATH_STEP = re.compile(r"(\w+)(?:\[(\d+)\])?")
+
+
+def _value_at(form: dict[str, Any], path: str) -> Any:
+    """The value a record path (`form.indicators[3].score`) names in a dumped form; None when it is
+    empty or names nothing."""
+    node: Any = form
+    for step in path.split(".")[1:]:
+        match = _PATH_STEP.fullmatch(step)
+        if match is None or not isinstance(node, dict):
+            return None
+        node = node.get(match[1])
+        if match[2] is not None:
+            if not isinstance(node, list) or int(match[2]) >= len(node):
+                return None
+            node = node[int(match[2])]
+    return node
 
 
 def record_id_for(submission_sha256: str | None, first_page: int | None, form: Form) -> str:

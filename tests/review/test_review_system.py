@@ -100,11 +100,13 @@ def test_a_reviewer_settles_a_real_scan_in_the_browser(
         page.get_by_label("令牌").fill(token)
         page.get_by_role("button", name="登录").click()
         expect(page.get_by_role("heading", name="待复核记录")).to_be_visible()
+        page.wait_for_load_state("networkidle")
         page.screenshot(path=str(screenshots / "queue.png"), full_page=True)
         page.locator(f'a[href="/review/{record.record_id}"]').click()
         expect(page.get_by_test_id("status")).to_have_text("待复核")
         page.get_by_role("button", name="认领").click()
         expect(page.get_by_test_id("claim")).to_have_text("已由您认领")
+        page.wait_for_load_state("networkidle")
         page.screenshot(path=str(screenshots / "record-read.png"), full_page=True)
         page.locator("details.all-fields summary").click()
         # First the figures the seal hides, as the reviewer reads them off the scan.
@@ -115,6 +117,7 @@ def test_a_reviewer_settles_a_real_scan_in_the_browser(
         # Now the arithmetic determines 总分: one key takes the suggestion.
         total = page.locator('input[name="form.total_score"]').first
         expect(total).to_have_attribute("data-suggestion", truth["form.total_score"] or "")
+        page.wait_for_load_state("networkidle")
         page.screenshot(path=str(screenshots / "record.png"), full_page=True)
         total.focus()
         total.press("=")
@@ -122,6 +125,7 @@ def test_a_reviewer_settles_a_real_scan_in_the_browser(
         page.get_by_test_id("save").click()
         expect(page.get_by_test_id("message")).to_contain_text("已核验")
         expect(page.get_by_test_id("status")).to_have_text("已核验")
+        page.wait_for_load_state("networkidle")
         page.screenshot(path=str(screenshots / "verified.png"), full_page=True)
         browser.close()
 
