@@ -233,3 +233,72 @@ def test_a_held_out_scan_of_a_form_that_adds_up_wrong_is_confirmed_as_printed(
         r for r in published(running, "selfeval.records.confirmed") if r.record_id == record.record_id
     ]
     assert [r.record_version for r in on_stream] == [version + 1]
+
+
+def test_the_command_line_settles_records_through_the_api(system: tuple[RunningSystem, str]) -> None:
+    """`selfeval review` as a reviewer types it, against the API `selfeval up` started."""
+    import os
+    import subprocess
+    import sys
+
+    from selfeval.outbox import LocalOutbox
+    from selfeval.publishing import publish_record
+    from services.scorer import score_record
+
+    running, token = system
+    planted = [
+        score_record(load_fixture(FIXTURES / "planted" / f"{name}.json"))
+        for name in ("grade_mismatch", "score_above_weight")
+    ]
+
+    async def put_in_review() -> None:
+        from selfeval.bus.connection import connect
+
+        nc = await connect(running.nats_url, "test-writer", initial_timeout=10)
+        try:
+            for record in planted:
+                await publish_record(nc.jetstream(), LocalOutbox(running.home / "outbox"), record)
+        finally:
+            await nc.close()
+
+    asyncio.run(put_in_review())
+    env = {**os.environ, "SELFEVAL_HOME": str(running.home), "SELFEVAL_REVIEW_TOKEN": token}
+
+    def review(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "selfeval", "review", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    listed = review("list")
+    assert listed.returncode == 0, listed.stderr
+    for record in planted:
+        assert record.record_id in listed.stdout
+    grade_id, score_id = (record.record_id or "" for record in planted)
+    shown = review("show", grade_id)
+    assert Record.model_validate_json(shown.stdout).record_id == grade_id
+    wrong = review("correct", grade_id, "form.total_score=ninety")
+    assert wrong.returncode == 2 and "422" in wrong.stderr and wrong.stderr.count("\n") == 1
+    stale = review("confirm", grade_id, "--version", "7")
+    assert stale.returncode == 2 and "409" in stale.stderr
+    printed_grade = next(c.expected for c in planted[0].checks if c.rule == "grade" and c.expected)
+    corrected = review("correct", grade_id, f"form.grade={printed_grade}", "--note", "优 misread")
+    assert corrected.returncode == 0, corrected.stderr
+    assert corrected.stdout.startswith(f"verified  {grade_id}  version 2")
+    confirmed = review("confirm", score_id, "--note", "the unit scored above the weight")
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert confirmed.stdout.startswith(f"confirmed  {score_id}  version 2")
+    outbox = running.home / "outbox"
+    assert (outbox / "verified" / f"{grade_id}.json").exists()
+    assert (outbox / "confirmed" / f"{score_id}.json").exists()
+    unsigned = subprocess.run(
+        [sys.executable, "-m", "selfeval", "review", "list"],
+        env={**env, "SELFEVAL_REVIEW_TOKEN": "not-a-reviewer"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert unsigned.returncode == 2 and "401" in unsigned.stderr
