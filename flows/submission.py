@@ -77,9 +77,14 @@ def _ctx() -> FlowContext:
     return _context
 
 
-def _is_transient(_task: object, _run: object, state: object) -> bool:
+class StageTimedOutError(Exception):
+    """A stage did not finish within SELFEVAL_STAGE_TIMEOUT: not retried (it already waited that long)."""
+
+
+async def is_transient(_task: object, _run: object, state: State) -> bool:
+    """Retry a stage task only for a passing connection problem (Prefect awaits an async condition)."""
     try:
-        state.result()  # type: ignore[attr-defined]
+        await state.aresult()
     except TRANSIENT:
         return True
     except Exception:
@@ -107,13 +112,13 @@ async def wait_for_stage(submission_id: str, stage: Stage) -> SubmissionState:
                     return state  # rejected early (bad input): later stages were skipped
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError(f"{stage} did not finish within {ctx.stage_timeout:.0f} s")
+                raise StageTimedOutError(f"{stage} did not finish within {ctx.stage_timeout:.0f} s")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(written.wait(), min(remaining, ctx.changes.recheck_seconds))
 
 
 def _stage_task(stage: Stage):  # type: ignore[no-untyped-def]
-    @task(name=stage.value, retries=3, retry_delay_seconds=[2, 10, 30], retry_condition_fn=_is_transient)
+    @task(name=stage.value, retries=3, retry_delay_seconds=[2, 10, 30], retry_condition_fn=is_transient)
     async def follow(submission_id: str) -> dict[str, object]:
         state = await wait_for_stage(submission_id, stage)
         return {
