@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Cookie, Form, Header, HTTPException, Request, Response
+from fastapi import APIRouter, Cookie, Depends, Form, Header, HTTPException, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from PIL import Image
@@ -302,15 +302,16 @@ def review_pages(
             raise HTTPException(404, "the page image of this record was not kept")
         return image
 
-    @router.get("/review/{record_id}/pages/{page}.png")
-    async def page_png(
-        record_id: str,
-        page: int,
+    async def signed_in(
         authorization: Annotated[str | None, Header()] = None,
         selfeval_reviewer: Annotated[str | None, Cookie()] = None,
-    ) -> Response:
+    ) -> None:
+        """Images are not pages: without a reviewer they are refused, not answered with a sign-in."""
         if who(authorization, selfeval_reviewer) is None:
             raise HTTPException(401, "a reviewer's token is required")
+
+    @router.get("/review/{record_id}/pages/{page}.png", dependencies=[Depends(signed_in)])
+    async def page_png(record_id: str, page: int) -> Response:
         record = await record_or_404(record_id)
         # The record's own fields boxed: red where a check fails, amber where the reading was unsure.
         png = await asyncio.to_thread(
@@ -318,15 +319,8 @@ def review_pages(
         )
         return Response(png, media_type="image/png")
 
-    @router.get("/review/{record_id}/crop.png")
-    async def crop(
-        record_id: str,
-        path: str,
-        authorization: Annotated[str | None, Header()] = None,
-        selfeval_reviewer: Annotated[str | None, Cookie()] = None,
-    ) -> Response:
-        if who(authorization, selfeval_reviewer) is None:
-            raise HTTPException(401, "a reviewer's token is required")
+    @router.get("/review/{record_id}/crop.png", dependencies=[Depends(signed_in)])
+    async def crop(record_id: str, path: str) -> Response:
         record = await record_or_404(record_id)
         location = record.provenance.field_locations.get(path)
         if location is None:
