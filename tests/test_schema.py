@@ -53,3 +53,17 @@ def test_fields_needing_review_are_those_of_failed_error_checks_and_what_skipped
     # A skipped rule names only what it misses: here every field is empty, but the year is read.
     record.form.year = 2024
     assert record.fields_needing_review() == ["form.total_score", "form.grade", "form.funding.total.score"]
+
+
+def test_record_paths_are_read_one_way() -> None:
+    from selfeval.contract.paths import path_steps
+
+    assert path_steps("form.indicators[3].score") == [("indicators", 3), ("score", None)]
+    assert path_steps("form.funding.total.executed") == [
+        ("funding", None),
+        ("total", None),
+        ("executed", None),
+    ]
+    for not_a_path in ("total_score", "form.", "form.indicators[x].score", "form.a b"):
+        with pytest.raises(ValueError):
+            path_steps(not_a_path)

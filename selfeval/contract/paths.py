@@ -3,6 +3,10 @@ field of the record, e.g. `form.funding.total.executed` or `form.indicators[3].s
 
 from __future__ import annotations
 
+import re
+
+_STEP = re.compile(r"(?P<name>\w+)(?:\[(?P<index>\d+)\])?")
+
 
 def funding_path(row: str, column: str | None = None) -> str:
     """A funding row (`total`, `current_year_appropriation`, …), or one of its columns."""
@@ -20,3 +24,18 @@ def goal_path(index: int, column: str) -> str:
 def form_path(name: str) -> str:
     """A field of the form itself: `year`, `project_name`, `total_score`, …"""
     return f"form.{name}"
+
+
+def path_steps(path: str) -> list[tuple[str, int | None]]:
+    """The steps of a record path below `form`: `form.indicators[3].score` → `[("indicators", 3),
+    ("score", None)]`. ValueError for anything that is not written as a record path."""
+    head, _, rest = path.partition(".")
+    if head != "form" or not rest:
+        raise ValueError("a path starts with 'form.', e.g. form.total_score")
+    steps: list[tuple[str, int | None]] = []
+    for step in rest.split("."):
+        match = _STEP.fullmatch(step)
+        if match is None:
+            raise ValueError("no such field in the record")
+        steps.append((match["name"], None if match["index"] is None else int(match["index"])))
+    return steps

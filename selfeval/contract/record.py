@@ -16,6 +16,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+from selfeval.contract.paths import path_steps
+
 SCHEMA_VERSION = "1.1"
 """1.1: `record_version`, the `confirmed` status, and provenance `field_locations`, `suggestions`,
 `corrections` and `confirmations` (review)."""
@@ -263,11 +265,12 @@ class Record(_Model):
         could not run for want of inputs, the inputs that are missing (the others were read and will be
         checked once those are there)."""
         seen: dict[str, None] = {}
-        form = self.form.model_dump()
+        form: dict[str, Any] | None = None  # dumped once, and only if a rule could not run
         for check in self.checks:
             if check.severity is not Severity.error or check.status is CheckStatus.passed:
                 continue
             if check.status is CheckStatus.skipped:
+                form = form if form is not None else self.form.model_dump()
                 seen.update(dict.fromkeys(path for path in check.fields if _value_at(form, path) is None))
             else:
                 seen.update(dict.fromkeys(check.fields))
@@ -289,22 +292,22 @@ class Record(_Model):
         )
 
 
-_PATH_STEP = re.compile(r"(\w+)(?:\[(\d+)\])?")
-
-
 def _value_at(form: dict[str, Any], path: str) -> Any:
     """The value a record path (`form.indicators[3].score`) names in a dumped form; None when it is
     empty or names nothing."""
+    try:
+        steps = path_steps(path)
+    except ValueError:
+        return None
     node: Any = form
-    for step in path.split(".")[1:]:
-        match = _PATH_STEP.fullmatch(step)
-        if match is None or not isinstance(node, dict):
+    for name, index in steps:
+        if not isinstance(node, dict):
             return None
-        node = node.get(match[1])
-        if match[2] is not None:
-            if not isinstance(node, list) or int(match[2]) >= len(node):
+        node = node.get(name)
+        if index is not None:
+            if not isinstance(node, list) or index >= len(node):
                 return None
-            node = node[int(match[2])]
+            node = node[index]
     return node
 
 

@@ -9,7 +9,6 @@ appended to its provenance; nothing else of the record is touched.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -25,6 +24,7 @@ from selfeval.contract import (
     Severity,
     Status,
 )
+from selfeval.contract.paths import path_steps
 from selfeval.validation import describe_validation_error
 from services.scorer import score_record
 
@@ -32,7 +32,6 @@ READING_RULES = frozenset({"field_readable", "field_confidence"})
 """The parser's checks on how a value was read: a reviewer who types the value has read it."""
 SCORER_SET = frozenset({"target_measure", "actual_measure"})
 """Fields the scorer derives from others; a reviewer corrects the printed text they come from."""
-_STEP = re.compile(r"^(?P<name>[a-z_0-9]+)(?:\[(?P<index>\d+)\])?$")
 
 
 class Refusal(StrEnum):
@@ -56,24 +55,20 @@ def _invalid(detail: str) -> ReviewRefusedError:
 
 def _locate(form: dict[str, Any], path: str) -> tuple[dict[str, Any], str]:
     """The dict holding the leaf a record path names, and the leaf's key (ValueError: no such leaf)."""
-    steps = path.split(".")
-    if len(steps) < 2 or steps[0] != "form":
-        raise ValueError("a path starts with 'form.', e.g. form.total_score")
+    steps = path_steps(path)
     node: Any = form
-    for position, step in enumerate(steps[1:], start=1):
-        match = _STEP.match(step)
-        if match is None or not isinstance(node, dict) or match["name"] not in node:
+    for position, (name, index) in enumerate(steps, start=1):
+        if not isinstance(node, dict) or name not in node:
             raise ValueError("no such field in the record")
-        last = position == len(steps) - 1
-        if last and match["index"] is None:
-            if isinstance(node[match["name"]], dict | list) or match["name"] in SCORER_SET:
+        if position == len(steps) and index is None:
+            if isinstance(node[name], dict | list) or name in SCORER_SET:
                 raise ValueError("not a value a reviewer can set")
-            return node, match["name"]
-        node = node[match["name"]]
-        if match["index"] is not None:
-            if not isinstance(node, list) or int(match["index"]) >= len(node):
+            return node, name
+        node = node[name]
+        if index is not None:
+            if not isinstance(node, list) or index >= len(node):
                 raise ValueError("no such row in the record")
-            node = node[int(match["index"])]
+            node = node[index]
     raise ValueError("not a value a reviewer can set")
 
 

@@ -21,13 +21,13 @@ would make a check fail that does not fail as read: the other figures would not 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from selfeval.contract import Check, CheckStatus, Form, FundingRow, Grade, Record, Severity, Suggestion
-from selfeval.contract.paths import form_path, funding_path, indicator_path
+from selfeval.contract.paths import form_path, funding_path, indicator_path, path_steps
 from services.scorer.arithmetic import CENT, HUNDRED, ZERO, execution_rate, funding_score, grade_for
 from services.scorer.rules import (
     AMOUNT_COLUMNS,
@@ -44,8 +44,6 @@ ROW_LABELS = {
     "other": "其他资金",
 }
 COLUMN_LABELS = {"initial_budget": "年初预算数", "annual_budget": "全年预算数", "executed": "全年执行数"}
-
-_INDICATOR_FIELD = re.compile(r"form\.indicators\[(\d+)\]\.(\w+)")
 
 
 @dataclass(frozen=True)
@@ -293,12 +291,11 @@ def _failing(form: Form) -> set[tuple[str, tuple[str, ...]]]:
 def _with_value(form: Form, path: str, value: Decimal | Grade) -> Form:
     """A copy of the form with one field set: to see what the rules say of the suggested value."""
     changed = form.model_copy(deep=True)
-    owner: object = changed
-    if match := _INDICATOR_FIELD.fullmatch(path):
-        owner, name = changed.indicators[int(match[1])], match[2]
-    else:
-        *owners, name = path.removeprefix("form.").split(".")
-        for step in owners:
-            owner = getattr(owner, step)
+    owner: Any = changed
+    *owners, (name, _) = path_steps(path)
+    for step, index in owners:
+        owner = getattr(owner, step)
+        if index is not None:
+            owner = owner[index]
     setattr(owner, name, value)
     return changed
