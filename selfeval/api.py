@@ -35,7 +35,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from selfeval.bus.state import get_state
-from selfeval.contract import Record, Status, defaults, is_record_id
+from selfeval.contract import Record, defaults, is_record_id
 from selfeval.contract.messages import (
     BUCKET_EVENTS_SUBJECT,
     SCANS_BUCKET,
@@ -45,7 +45,7 @@ from selfeval.contract.messages import (
 )
 from selfeval.inbox import Inbox, inbox_key
 from selfeval.logs import get_logger
-from selfeval.outbox import Outbox
+from selfeval.outbox import Outbox, current_record
 from selfeval.page_boxes import draw_fields
 from selfeval.review.claims import Claims
 from selfeval.review.desk import Announce, ReviewDesk
@@ -295,11 +295,10 @@ def create_app(context: ApiContext) -> FastAPI:
         """A published record, as the JSON downstream consumers receive."""
         if not is_record_id(record_id):
             raise HTTPException(400, "a record id is 24 hexadecimal digits")
-        for status in Status:
-            found: Record | None = await asyncio.to_thread(context.outbox.read_record, record_id, status)
-            if found is not None:
-                return Response(found.model_dump_json(indent=2), media_type="application/json")
-        raise HTTPException(404, "no such record")
+        found = await asyncio.to_thread(current_record, context.outbox, record_id)
+        if found is None:
+            raise HTTPException(404, "no such record")
+        return Response(found.model_dump_json(indent=2), media_type="application/json")
 
     @app.get(
         "/submissions/{submission_id}/pages/{page}.png",
@@ -331,11 +330,9 @@ def create_app(context: ApiContext) -> FastAPI:
         state = await get_state(context.js, submission_id)
         records = []
         for record_id in state.record_ids if state else []:
-            for status in Status:
-                found = await asyncio.to_thread(context.outbox.read_record, record_id, status)
-                if found is not None:
-                    records.append(found)
-                    break
+            found = await asyncio.to_thread(current_record, context.outbox, record_id)
+            if found is not None:
+                records.append(found)
         return records
 
     @app.post("/events/s3", dependencies=guarded)

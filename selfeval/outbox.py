@@ -47,6 +47,13 @@ class Outbox(Protocol):
         ...
 
 
+def current_record(outbox: Outbox, record_id: str) -> Record | None:
+    """The record's current version, in whichever status folder it is now. Two copies exist only for
+    the moment between writing a new version and removing the old one: the higher version is current."""
+    found = [record for status in Status if (record := outbox.read_record(record_id, status)) is not None]
+    return max(found, key=lambda record: record.record_version, default=None)
+
+
 class LocalOutbox:
     """`<root>/{verified,review,rejected}/<record_id>.json` on a local filesystem."""
 

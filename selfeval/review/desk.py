@@ -25,7 +25,7 @@ from nats.js import JetStreamContext
 from selfeval.bus.state import get_state
 from selfeval.contract import Record, Status, is_record_id
 from selfeval.logs import get_logger
-from selfeval.outbox import Outbox
+from selfeval.outbox import Outbox, current_record
 from selfeval.publishing import publish_record
 from selfeval.review.claims import Claim, Claims
 from selfeval.review.corrections import Refusal, ReviewRefusedError, confirmed, corrected
@@ -68,15 +68,10 @@ class ReviewDesk:
         """The record's current version (404 when there is none)."""
         if not is_record_id(record_id):
             raise ReviewRefusedError(Refusal.not_found, "a record id is 24 hexadecimal digits")
-        found = []
-        for status in Status:
-            record = await asyncio.to_thread(self.outbox.read_record, record_id, status)
-            if record is not None:
-                found.append(record)
-        if not found:
+        record = await asyncio.to_thread(current_record, self.outbox, record_id)
+        if record is None:
             raise ReviewRefusedError(Refusal.not_found, f"no record {record_id}")
-        # Two copies exist only for the moment between writing a new version and removing the old one.
-        return max(found, key=lambda record: record.record_version)
+        return record
 
     async def queue(self) -> list[QueueEntry]:
         """Every record that needs review, oldest submission first."""

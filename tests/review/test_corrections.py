@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -157,3 +158,16 @@ def test_every_editable_field_can_be_corrected_to_what_it_holds(form_01: Record)
     same = corrected(scored, [(path, value) for path, value in fields], "alice", AT, None)
     assert same.form == scored.form
     assert same.status is Status.verified
+
+
+def test_the_current_copy_is_the_highest_version_in_any_folder(tmp_path: Path, wrong_total: Record) -> None:
+    from selfeval.outbox import LocalOutbox, current_record
+
+    outbox = LocalOutbox(tmp_path)
+    assert current_record(outbox, wrong_total.record_id or "") is None
+    outbox.write_record(wrong_total)
+    newer = corrected(wrong_total, [("form.total_score", "98.15")], "alice", AT, None)
+    # The moment between writing the new version and removing the old copy: both are there.
+    (tmp_path / "verified").mkdir()
+    (tmp_path / "verified" / f"{newer.record_id}.json").write_text(newer.model_dump_json())
+    assert current_record(outbox, wrong_total.record_id or "") == newer
