@@ -26,7 +26,7 @@ from selfeval.page_boxes import draw_fields
 from selfeval.review.corrections import ReviewRefusedError, editable_fields
 from selfeval.review.desk import ReviewDesk
 from selfeval.review.reviewers import ReviewerDirectory
-from selfeval.review.routes import REVIEWER_COOKIE, reviewer_from
+from selfeval.review.routes import REVIEWER_COOKIE, reviewer_from, reviewer_required
 
 HERE = Path(__file__).parent
 STATIC_FILES = {"review.css": "text/css", "review.js": "text/javascript"}
@@ -302,13 +302,8 @@ def review_pages(
             raise HTTPException(404, "the page image of this record was not kept")
         return image
 
-    async def signed_in(
-        authorization: Annotated[str | None, Header()] = None,
-        selfeval_reviewer: Annotated[str | None, Cookie()] = None,
-    ) -> None:
-        """Images are not pages: without a reviewer they are refused, not answered with a sign-in."""
-        if who(authorization, selfeval_reviewer) is None:
-            raise HTTPException(401, "a reviewer's token is required")
+    # Images are not pages: without a reviewer they are refused (401), not answered with a sign-in.
+    signed_in = reviewer_required(reviewers)
 
     @router.get("/review/{record_id}/pages/{page}.png", dependencies=[Depends(signed_in)])
     async def page_png(record_id: str, page: int) -> Response:

@@ -73,9 +73,8 @@ def reviewer_from(reviewers: ReviewerDirectory, authorization: str | None, cooki
     return reviewers.authenticate(cookie)
 
 
-def review_router(desk: Callable[[], ReviewDesk], reviewers: ReviewerDirectory) -> APIRouter:
-    """`desk` gives the desk once the API is connected to NATS."""
-    router = APIRouter(tags=["review"])
+def reviewer_required(reviewers: ReviewerDirectory) -> Callable[..., Awaitable[str]]:
+    """A dependency giving the signed-in reviewer's name, 401 without one."""
 
     async def reviewer(
         authorization: Annotated[str | None, Header()] = None,
@@ -86,7 +85,14 @@ def review_router(desk: Callable[[], ReviewDesk], reviewers: ReviewerDirectory) 
             raise HTTPException(401, "a reviewer's token is required: 'Authorization: Bearer <token>'")
         return name
 
-    signed_in = Depends(reviewer)
+    return reviewer
+
+
+def review_router(desk: Callable[[], ReviewDesk], reviewers: ReviewerDirectory) -> APIRouter:
+    """`desk` gives the desk once the API is connected to NATS."""
+    router = APIRouter(tags=["review"])
+
+    signed_in = Depends(reviewer_required(reviewers))
 
     def speaking_for(name: str, claimed: str | None) -> None:
         if claimed is not None and claimed != name:
