@@ -148,6 +148,14 @@ class Form(_Model):
     grade: Grade | None = Field(None, description="评分等级")
 
 
+FIELD_READABLE = "field_readable"
+"""The rule of a required field that is missing or not a value of its kind (the parser's)."""
+FIELD_CONFIDENCE = "field_confidence"
+"""The rule of a field read with less OCR confidence than the minimum (the parser's)."""
+READING_RULES = frozenset({FIELD_READABLE, FIELD_CONFIDENCE})
+"""The checks on how a value was read, as opposed to what the form's arithmetic says of it."""
+
+
 class Check(_Model):
     """The outcome of one rule on one place of the form."""
 

@@ -25,11 +25,10 @@ from selfeval.contract import (
     Status,
 )
 from selfeval.contract.paths import path_steps
+from selfeval.contract.record import READING_RULES
 from selfeval.validation import describe_validation_error
 from services.scorer import score_record
 
-READING_RULES = frozenset({"field_readable", "field_confidence"})
-"""The parser's checks on how a value was read: a reviewer who types the value has read it."""
 SCORER_SET = frozenset({"target_measure", "actual_measure"})
 """Fields the scorer derives from others; a reviewer corrects the printed text they come from."""
 
@@ -134,6 +133,7 @@ def corrected(
         # What the contract made of the value (e.g. "98.150" stays a decimal, "2024" a year).
         parent, key = _locate(new_form.model_dump(mode="json"), entry.path)
         entry.new = _as_text(parent[key])
+    # A reviewer who types a value has read it: the parser's doubt about it goes.
     corrected_paths = set(paths)
     kept_checks = [
         check

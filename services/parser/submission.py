@@ -16,6 +16,7 @@ from selfeval.contract import (
 )
 from selfeval.contract.ocr import Page, PageTables
 from selfeval.contract.paths import funding_path, indicator_path
+from selfeval.contract.record import FIELD_CONFIDENCE, FIELD_READABLE
 from services.parser.labels import Label, contains_label
 from services.parser.reading import FieldSource, FormReader, FormReading, Place
 from services.parser.table_rows import rows_of
@@ -110,7 +111,7 @@ def readability_checks(reading: FormReading, min_confidence: float) -> list[Chec
         if source.confidence is not None and source.confidence < min_confidence:
             checks.append(
                 Check(
-                    rule="field_confidence",
+                    rule=FIELD_CONFIDENCE,
                     severity=confidence_severity(path),
                     status=CheckStatus.failed,
                     message=f"{path} read with confidence {source.confidence:.2f} (< {min_confidence:.2f}): "
@@ -123,7 +124,7 @@ def readability_checks(reading: FormReading, min_confidence: float) -> list[Chec
     if not reading.form.indicators:
         checks.append(
             Check(
-                rule="field_readable",
+                rule=FIELD_READABLE,
                 severity=Severity.error,
                 status=CheckStatus.failed,
                 message="no indicator rows found",
@@ -135,7 +136,7 @@ def readability_checks(reading: FormReading, min_confidence: float) -> list[Chec
 
 def _unreadable(path: str, problem: str | None, source: FieldSource | None) -> Check:
     return Check(
-        rule="field_readable",
+        rule=FIELD_READABLE,
         severity=Severity.error,
         status=CheckStatus.failed,
         message=f"{path}: {problem}",
