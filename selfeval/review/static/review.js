@@ -54,6 +54,11 @@
   document.querySelectorAll("[data-action=release]").forEach((button) => button.addEventListener("click", () =>
     act(button, `/records/${recordId}/release`, undefined, () => reloadWith("已释放"))));
 
+  // The page renders its action buttons disabled; each is enabled only once its handler is attached, so a
+  // click made while the script is still loading is never lost (nor sent as a plain form submission).
+  const enable = (selector) => document.querySelectorAll(selector).forEach((button) => { button.disabled = false; });
+  enable("[data-action=claim], [data-action=release]");
+
   if (!form) return;
   const inputs = Array.from(form.querySelectorAll("input[name]"));
   const version = Number(form.dataset.version);
@@ -123,6 +128,7 @@
       reloadWith(`已确认，第 ${record.record_version} 版`));
   });
 
+  enable("#corrections button");
   const first = inputs[0];
   if (first) first.focus();
 })();
