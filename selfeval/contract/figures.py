@@ -16,8 +16,11 @@ OPERATOR_SPELLINGS = {">=": "≥", "<=": "≤", "≧": "≥", "≦": "≤", "⩾
 
 # The whole-number part of a figure: digits, or digits grouped by thousands separators (1,234,567).
 WHOLE_NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+)"
-# A figure: an optional sign, the whole number, optional decimals.
-NUMBER = rf"[+-]?{WHOLE_NUMBER}(?:\.\d+)?"
+# A printed figure: the whole number, optional decimals. The forms print no sign on an amount, rate or
+# score, so a sign read in front of one is noise (a seal's ring, a speck), never a negative figure.
+UNSIGNED_NUMBER = rf"{WHOLE_NUMBER}(?:\.\d+)?"
+# A figure as a target or measure may write it: an optional sign, then the figure.
+NUMBER = rf"[+-]?{UNSIGNED_NUMBER}"
 
 
 def with_contract_operators(text: str) -> str:

@@ -12,7 +12,12 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from selfeval.contract.figures import NUMBER, OPERATOR_CHARS, WHOLE_NUMBER, with_contract_operators
+from selfeval.contract.figures import (
+    OPERATOR_CHARS,
+    UNSIGNED_NUMBER,
+    WHOLE_NUMBER,
+    with_contract_operators,
+)
 
 _CJK = r"\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef“”‘’、。，；：！？（）《》【】"
 _SPACE_NEAR_CJK = re.compile(rf"\s+(?=[{_CJK}{OPERATOR_CHARS}])|(?<=[{_CJK}{OPERATOR_CHARS}])\s+")
@@ -45,7 +50,7 @@ _DIGIT_LOOKALIKES = str.maketrans(
 )
 # A lone dash, as printed for "-" cells, and the glyphs OCR reads it as.
 _DASHES = {"-", "－", "—", "–", "一", "二", "_", "~", "、", "·", ".", "一一", "--"}
-_AMOUNT = re.compile(NUMBER)
+_AMOUNT = re.compile(UNSIGNED_NUMBER)
 _TWO_DECIMALS = re.compile(rf"{WHOLE_NUMBER}\.\d{{2}}")
 _DECIMAL_COMMA = re.compile(rf"{WHOLE_NUMBER},\d{{2}}")
 
@@ -162,7 +167,11 @@ class NumericReading:
 
 
 def read_number(raw: str) -> NumericReading:
-    """Read an amount/rate/score cell: "3,900.00", "-" (None), OCR noise repaired where unambiguous."""
+    """Read an amount/rate/score cell: "3,900.00", "-" (None), OCR noise repaired where unambiguous.
+
+    The forms print these figures unsigned: a sign read in front of a two-decimal figure is a speck like
+    any other; in front of anything else it makes the reading unusable (never a negative figure).
+    """
     text = "".join(unicodedata.normalize("NFKC", raw).split())
     if not text:
         return NumericReading(None, ok=False, problem="empty")
