@@ -126,14 +126,18 @@ def _open_pdf(data: bytes, dpi: int, max_pages: int, max_pixels: int) -> Documen
     except BaseException:
         pdf.close()
         raise
-    return Document(PDF, count, dpi, _render_pdf(pdf, dpi))
+    return Document(PDF, count, dpi, _render_pdf(pdf, dpi, max_pixels))
 
 
-def _render_pdf(pdf: pdfium.PdfDocument, dpi: int) -> Iterator[tuple[np.ndarray, int]]:
+def _render_pdf(pdf: pdfium.PdfDocument, dpi: int, max_pixels: int) -> Iterator[tuple[np.ndarray, int]]:
     try:
         for index in range(len(pdf)):
             page = pdf[index]
             try:
+                scan = _bilevel_scan(page, max_pixels)
+                if scan is not None:
+                    yield scan
+                    continue
                 bitmap = page.render(scale=dpi / 72, rev_byteorder=False, fill_color=(255, 255, 255, 255))
                 pixels = bitmap.to_numpy()  # BGR(A) in pdfium's native byte order
                 yield np.ascontiguousarray(pixels[:, :, :3]), dpi
@@ -143,6 +147,51 @@ def _render_pdf(pdf: pdfium.PdfDocument, dpi: int) -> Iterator[tuple[np.ndarray,
                 page.close()
     finally:
         pdf.close()
+
+
+BILEVEL_DPI_RANGE = (100, 400)
+"""native resolutions at which a black-and-white scan is read pixel for pixel"""
+
+
+def _bilevel_scan(page: pdfium.PdfPage, max_pixels: int) -> tuple[np.ndarray, int] | None:
+    """A page that is one black-and-white scan: its own pixels (BGR) and resolution; else None.
+
+    An office scanner in black-and-white writes each page as one 1-bit image (CCITT G4). Rendered at any
+    other scale it is resampled into grey mush: dithered paper turns into a field of grey specks and the
+    clean-up can no longer tell the scan was black-and-white. Grey and colour scans resample harmlessly
+    and are rendered at the reading resolution as before.
+    """
+    images = [obj for obj in page.get_objects() if obj.type == pdfium.raw.FPDF_PAGEOBJ_IMAGE]
+    if len(images) != 1:
+        return None
+    image = images[0]
+    try:
+        metadata = image.get_metadata()
+        matrix = image.get_matrix()
+    except pdfium.PdfiumError:
+        return None
+    shown_width, turn_a, turn_b, shown_height = matrix.a, matrix.b, matrix.c, matrix.d
+    page_width, page_height = page.get_size()
+    if (
+        metadata.bits_per_pixel != 1
+        or turn_a != 0
+        or turn_b != 0
+        or shown_width <= 0
+        or shown_height <= 0
+        or shown_width * shown_height < 0.9 * page_width * page_height
+    ):
+        return None  # not one upright image filling the page: render the page as it is drawn
+    dpi = metadata.width / (shown_width / 72)
+    low, high = BILEVEL_DPI_RANGE
+    if not low <= dpi <= high or metadata.width * metadata.height > max_pixels:
+        return None
+    try:
+        pixels = image.get_bitmap(render=False).to_numpy()
+    except pdfium.PdfiumError:
+        return None
+    if pixels.ndim != 2:
+        return None
+    return np.ascontiguousarray(np.repeat(pixels[:, :, None], 3, axis=2)), round(dpi)
 
 
 # --- images -------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from selfeval.contract.ocr import Cell, Page
-from services.parser.labels import Label, LabelMatch, match_labels_in_order
+from services.parser.labels import Label, LabelMatch, match_label, match_labels_in_order
 
 
 @dataclass
@@ -27,8 +27,21 @@ class GridRow:
 
     def labels(self, candidates: tuple[Label, ...]) -> list[tuple[Cell, LabelMatch]]:
         cells = sorted((cell for cell in self.started if cell.text), key=lambda cell: cell.bbox[0])
-        matches = match_labels_in_order([cell.text for cell in cells], candidates)
+        texts = [cell.text if match_label(cell.text, candidates) else label_text(cell) for cell in cells]
+        matches = match_labels_in_order(texts, candidates)
         return [(cell, match) for cell, match in zip(cells, matches, strict=True) if match is not None]
+
+
+SURE_LINE = 0.8
+"""a line of a label cell read at least this sure is print; a doubtful one beside it may be a seal's ink"""
+
+
+def label_text(cell: Cell) -> str:
+    """The text a cell's label is matched on: its lines read with confidence, when others beside them
+    were read with doubt (a seal's ring and letters over the 总分 row read '、严一' next to a sure 总分);
+    the whole text otherwise."""
+    sure = [line.text for line in cell.lines if line.confidence >= SURE_LINE]
+    return "".join(sure) if sure and len(sure) < len(cell.lines) else cell.text
 
 
 Span = tuple[int, int]

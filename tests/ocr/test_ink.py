@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from services.ocr.cleanup import clean_page, drop_colour_ink, without_border_bands
+from services.ocr.cleanup import clean_page, drop_colour_ink, is_dithered, without_border_bands
 
 pytestmark = pytest.mark.unit
 
@@ -65,3 +65,30 @@ def test_the_scanner_edge_along_the_border_is_not_ink() -> None:
     ink = np.where(clean_page(as_bgr(page), DPI).ink > 0, np.uint8(255), np.uint8(0))
     assert not (without_border_bands(ink)[:, :20] > 0).any()
     assert (without_border_bands(ink)[60:400, 30:400] > 0).any()  # the print stays
+
+
+def dithered(grey: np.ndarray) -> np.ndarray:
+    """The page as a scanner in black-and-white photo mode writes it: every grey drawn as dots."""
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(grey.astype(np.uint8)).convert("1").convert("L"))
+
+
+def thresholded(grey: np.ndarray) -> np.ndarray:
+    return np.where(grey < 128, np.uint8(0), np.uint8(255))
+
+
+def test_a_dithered_black_and_white_page_is_told_from_a_thresholded_one() -> None:
+    page = with_print(paper(level=247.0))
+    assert is_dithered(dithered(page))
+    assert not is_dithered(thresholded(page))
+
+
+@pytest.mark.parametrize("scan", [dithered, thresholded])
+def test_black_and_white_paper_is_not_ink_and_print_is(scan: object) -> None:
+    page = with_print(paper(level=247.0))  # near-white paper: dithered, a field of lone dots (~3 %)
+    bilevel = scan(page)  # type: ignore[operator]
+    ink = clean_page(as_bgr(bilevel), DPI).ink > 0
+    assert ink[720:790, 20:580].sum() == 0  # blank paper under the print
+    printed = page < 128
+    assert (ink & printed).sum() > 0.8 * printed[:400].sum()

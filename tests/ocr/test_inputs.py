@@ -108,3 +108,31 @@ def test_pdf_renders_at_requested_dpi() -> None:
     assert document.kind == "pdf" and len(pages) == 2
     image, dpi = pages[0]
     assert dpi == 144 and image.shape == (600, 400, 3)
+
+
+def _dithered_page(width: int, height: int) -> Image.Image:
+    """A 1-bit page as a scanner in black-and-white writes it: dithered light grey paper, a black bar."""
+    grey = Image.new("L", (width, height), 235)
+    grey.paste(0, (40, 60, width - 40, 66))
+    return grey.convert("1")  # Floyd–Steinberg: the paper becomes a field of single dots
+
+
+@pytest.mark.parametrize("dpi", [150, 200, 300])
+def test_a_black_and_white_scanned_pdf_is_read_pixel_for_pixel(dpi: int) -> None:
+    page = _dithered_page(round(8.27 * dpi), round(11.69 * dpi))
+    buffer = io.BytesIO()
+    page.save(buffer, format="PDF", resolution=dpi)
+    image, read_dpi = next(open_document(buffer.getvalue(), dpi=200).pages())
+    # Rendered at any other scale the dots would be resampled into grey specks the clean-up cannot
+    # tell from print; one for one, the page stays black and white, dot for dot.
+    assert read_dpi == dpi and image.shape[:2] == (page.height, page.width)
+    assert set(np.unique(image)) <= {0, 255}
+    assert np.array_equal(image[:, :, 0] == 0, ~np.asarray(page))
+
+
+def test_a_grey_scanned_pdf_is_rendered_at_the_reading_resolution() -> None:
+    page = Image.new("L", (1240, 1754), 200)
+    buffer = io.BytesIO()
+    page.save(buffer, format="PDF", resolution=150)
+    image, read_dpi = next(open_document(buffer.getvalue(), dpi=200).pages())
+    assert read_dpi == 200 and abs(image.shape[1] - round(1240 * 200 / 150)) <= 1

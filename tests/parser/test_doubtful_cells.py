@@ -93,3 +93,26 @@ def test_a_printed_figure_that_cannot_be_read_is_never_verified_even_where_optio
     assert record.form.total_weight is None
     assert failing(record, "field_readable") == ["form.total_weight"]
     assert record.status is Status.needs_review
+
+
+def test_a_seal_read_beside_the_total_label_does_not_hide_the_total_row() -> None:
+    # A grey seal's letters over the 总分 row are read as a doubtful piece next to a sure 总分.
+    read = tables()
+    label = next(cell for cell in cells(read) if cell.text == "总分")
+    label.lines = [
+        TextLine(text="总分", confidence=1.0, box=label.bbox),
+        TextLine(text="、严一", confidence=0.52, box=label.bbox),
+    ]
+    label.text, label.confidence = "总分、严一", 0.52
+    record = scored(read)
+    assert record.form.total_score == FORM.total_score
+    assert len(record.form.indicators) == len(FORM.indicators)
+    assert record.status is Status.verified, record.reason
+
+
+def test_a_doubtful_label_alone_is_still_matched_on_all_it_reads() -> None:
+    read = tables()
+    label = next(cell for cell in cells(read) if cell.text == "总分")
+    label.lines = [TextLine(text="总分", confidence=0.6, box=label.bbox)]
+    record = scored(read)
+    assert record.form.total_score == FORM.total_score
