@@ -194,6 +194,11 @@ def read_number(raw: str) -> NumericReading:
     return NumericReading(None, ok=False, problem=f"not a number: {raw!r}")
 
 
+def is_two_decimal_figure(raw: str) -> bool:
+    """Whether a reading is a figure exactly as the forms print amounts and scores: "1,234.56"."""
+    return bool(_TWO_DECIMALS.fullmatch("".join(unicodedata.normalize("NFKC", raw).split())))
+
+
 def _decimal(text: str) -> Decimal | None:
     try:
         return Decimal(text.replace(",", ""))

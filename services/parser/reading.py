@@ -22,8 +22,14 @@ from services.parser.labels import (
     label_cut_short,
     match_label,
 )
-from services.parser.normalize import ideographs, normalize_text, read_number, with_unit_closed
-from services.parser.table_rows import GridRow, Span, cell_in_column, cell_span
+from services.parser.normalize import (
+    ideographs,
+    is_two_decimal_figure,
+    normalize_text,
+    read_number,
+    with_unit_closed,
+)
+from services.parser.table_rows import SURE_LINE, GridRow, Span, cell_in_column, cell_span
 
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 _FUNDING_FIELDS = {
@@ -124,6 +130,36 @@ def _read_grade(cells: list[Cell], places: list[Place]) -> tuple[Grade | None, F
         return None, FieldSource(raw, _least(cells), problem, places)
     confidence = min(line.confidence for line, _ in graded)
     return grades.pop(), FieldSource(raw, confidence, None, places)
+
+
+SPECK_LINE = 0.5
+"""a line read less sure than this, on a text row of its own beside a sure figure, is not print"""
+
+
+def figure_line(cell: Cell) -> TextLine | None:
+    """The one line of a figure cell that is the figure, when the cell holds more: a sure reading of a
+    printed two-decimal figure, every other line a doubtful speck on a text row of its own (a faded
+    seal's letters under the figure read '5' and 'S'). None when the cell is to be read whole."""
+    if len(cell.lines) < 2:
+        return None
+    sure = [line for line in cell.lines if line.confidence >= SURE_LINE and is_two_decimal_figure(line.text)]
+    if len(sure) != 1:
+        return None
+    figure = sure[0]
+    others = [line for line in cell.lines if line is not figure]
+    if all(line.confidence < SPECK_LINE and not _same_text_row(line.box, figure.box) for line in others):
+        return figure
+    return None
+
+
+def _same_text_row(a: Box, b: Box) -> bool:
+    return min(a[3], b[3]) > max(a[1], b[1])
+
+
+def _figure_source(cell: Cell) -> tuple[str, float | None]:
+    """The text a figure cell is read from and its confidence."""
+    line = figure_line(cell)
+    return (line.text, line.confidence) if line else (cell.text, cell.confidence)
 
 
 def _lines_of(cell: Cell) -> list[TextLine]:
@@ -293,8 +329,9 @@ class FormReader:
             places = [column_place(row, span)] if span else []
             self.sources[path] = FieldSource("", None, "no cell under the column", places)
             return None
-        reading = read_number(cell.text)
-        self.sources[path] = FieldSource(cell.text, cell.confidence, reading.problem, [cell_place(row, cell)])
+        raw, confidence = _figure_source(cell)
+        reading = read_number(raw)
+        self.sources[path] = FieldSource(raw, confidence, reading.problem, [cell_place(row, cell)])
         return reading.value
 
     # --- funding --------------------------------------------------------------------------------
@@ -317,11 +354,10 @@ class FormReader:
                 )
                 values[key] = None
                 continue
-            reading = read_number(cell.text)
+            raw, confidence = _figure_source(cell)
+            reading = read_number(raw)
             values[key] = reading.value
-            self.sources[path] = FieldSource(
-                cell.text, cell.confidence, reading.problem, [cell_place(row, cell)]
-            )
+            self.sources[path] = FieldSource(raw, confidence, reading.problem, [cell_place(row, cell)])
         self.funding_rows[name] = FundingRow(**values)
 
     # --- goals ----------------------------------------------------------------------------------
@@ -378,8 +414,12 @@ class FormReader:
             return
         previous = self.indicators[-1] if self.indicators else None
         index = len(self.indicators)
-        weight = read_number(text[Label.indicator_weight])
-        score = read_number(text[Label.score])
+        figures = {
+            label: _figure_source(found) if (found := cell[label]) else ("", None)
+            for label in (Label.indicator_weight, Label.score)
+        }
+        weight = read_number(normalize_text(figures[Label.indicator_weight][0]))
+        score = read_number(normalize_text(figures[Label.score][0]))
         indicator = Indicator(
             level1=canonical_level(text[Label.level1], LEVEL1_NAMES) or (previous.level1 if previous else ""),
             level2=canonical_level(text[Label.level2], LEVEL2_NAMES) or (previous.level2 if previous else ""),
@@ -407,9 +447,8 @@ class FormReader:
             found = cell[label]
             span = self.indicator_columns.get(label)
             places = [cell_place(row, found)] if found else [column_place(row, span)] if span else []
-            self.sources[indicator_path(index, key)] = FieldSource(
-                found.text if found else "", found.confidence if found else None, reading.problem, places
-            )
+            raw, confidence = figures[label]
+            self.sources[indicator_path(index, key)] = FieldSource(raw, confidence, reading.problem, places)
 
     def _continue_indicator(
         self, row: GridRow, cell: dict[Label, Cell | None], text: dict[Label, str]

@@ -116,3 +116,46 @@ def test_a_doubtful_label_alone_is_still_matched_on_all_it_reads() -> None:
     label.lines = [TextLine(text="总分", confidence=0.6, box=label.bbox)]
     record = scored(read)
     assert record.form.total_score == FORM.total_score
+
+
+def score_cell(tables: PageTables) -> Cell:
+    score = FORM.indicators[0].score
+    return next(cell for cell in cells(tables) if cell.text == str(score))
+
+
+def with_lines(cell: Cell, *lines: tuple[str, float, tuple[int, int, int, int]]) -> None:
+    cell.lines = [TextLine(text=text, confidence=confidence, box=box) for text, confidence, box in lines]
+    cell.text = "".join(text for text, _, _ in lines)
+    cell.confidence = min(confidence for _, confidence, _ in lines)
+
+
+def test_a_faded_seal_read_under_a_figure_is_not_part_of_it() -> None:
+    read = tables()
+    cell = score_cell(read)
+    x0, y0, x1, _ = cell.bbox
+    figure = (x0 + 10, y0 + 5, x1 - 10, y0 + 25)
+    with_lines(cell, (cell.text, 1.0, figure), ("5", 0.2, (x0 + 5, y0 + 40, x0 + 15, y0 + 48)))
+    record = scored(read)
+    assert record.form.indicators[0].score == FORM.indicators[0].score
+    assert record.status is Status.verified, record.reason
+
+
+@pytest.mark.parametrize(
+    ("extra", "why"),
+    [
+        (("5", 0.2, "beside"), "a piece on the figure's own row may be a digit of it"),
+        (("5", 0.7, "under"), "a line read fairly sure is not a speck"),
+    ],
+)
+def test_a_figure_with_another_reading_in_its_cell_is_never_verified(
+    extra: tuple[str, float, str], why: str
+) -> None:
+    read = tables()
+    cell = score_cell(read)
+    x0, y0, _, _ = cell.bbox
+    figure = (x0 + 10, y0 + 5, x0 + 60, y0 + 25)
+    text, confidence, where = extra
+    box = (x0 + 62, y0 + 5, x0 + 70, y0 + 25) if where == "beside" else (x0 + 5, y0 + 40, x0 + 15, y0 + 48)
+    with_lines(cell, (cell.text, 1.0, figure), (text, confidence, box))
+    record = scored(read)
+    assert record.status is not Status.verified, why
