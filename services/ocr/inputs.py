@@ -134,7 +134,7 @@ def _render_pdf(pdf: pdfium.PdfDocument, dpi: int, max_pixels: int) -> Iterator[
         for index in range(len(pdf)):
             page = pdf[index]
             try:
-                scan = _bilevel_scan(page, max_pixels)
+                scan = _bilevel_scan(page, dpi, max_pixels)
                 if scan is not None:
                     yield scan
                     continue
@@ -149,17 +149,18 @@ def _render_pdf(pdf: pdfium.PdfDocument, dpi: int, max_pixels: int) -> Iterator[
         pdf.close()
 
 
-BILEVEL_DPI_RANGE = (100, 400)
-"""native resolutions at which a black-and-white scan is read pixel for pixel"""
+MIN_BILEVEL_DPI = 100
+"""below this a black-and-white scan is rendered up to the reading resolution like any page"""
 
 
-def _bilevel_scan(page: pdfium.PdfPage, max_pixels: int) -> tuple[np.ndarray, int] | None:
+def _bilevel_scan(page: pdfium.PdfPage, dpi: int, max_pixels: int) -> tuple[np.ndarray, int] | None:
     """A page that is one black-and-white scan: its own pixels (BGR) and resolution; else None.
 
     An office scanner in black-and-white writes each page as one 1-bit image (CCITT G4). Rendered at any
     other scale it is resampled into grey mush: dithered paper turns into a field of grey specks and the
-    clean-up can no longer tell the scan was black-and-white. Grey and colour scans resample harmlessly
-    and are rendered at the reading resolution as before.
+    clean-up can no longer tell the scan was black-and-white. A finer scan is rendered down to the
+    reading resolution `dpi` (averaging its dots is a fair way to make it grey), and grey and colour
+    scans resample harmlessly.
     """
     images = [obj for obj in page.get_objects() if obj.type == pdfium.raw.FPDF_PAGEOBJ_IMAGE]
     if len(images) != 1:
@@ -181,9 +182,8 @@ def _bilevel_scan(page: pdfium.PdfPage, max_pixels: int) -> tuple[np.ndarray, in
         or shown_width * shown_height < 0.9 * page_width * page_height
     ):
         return None  # not one upright image filling the page: render the page as it is drawn
-    dpi = metadata.width / (shown_width / 72)
-    low, high = BILEVEL_DPI_RANGE
-    if not low <= dpi <= high or metadata.width * metadata.height > max_pixels:
+    native = metadata.width / (shown_width / 72)
+    if not MIN_BILEVEL_DPI <= native <= dpi + 0.5 or metadata.width * metadata.height > max_pixels:
         return None
     try:
         pixels = image.get_bitmap(render=False).to_numpy()
@@ -191,7 +191,7 @@ def _bilevel_scan(page: pdfium.PdfPage, max_pixels: int) -> tuple[np.ndarray, in
         return None
     if pixels.ndim != 2:
         return None
-    return np.ascontiguousarray(np.repeat(pixels[:, :, None], 3, axis=2)), round(dpi)
+    return np.ascontiguousarray(np.repeat(pixels[:, :, None], 3, axis=2)), round(native)
 
 
 # --- images -------------------------------------------------------------------------------------------
