@@ -175,6 +175,7 @@ def _bilevel_scan(page: pdfium.PdfPage, dpi: int, max_pixels: int) -> tuple[np.n
     page_width, page_height = page.get_size()
     if (
         metadata.bits_per_pixel != 1
+        or page.get_rotation() != 0  # shown turned: pdfium's rendering turns it upright
         or turn_a != 0
         or turn_b != 0
         or shown_width <= 0

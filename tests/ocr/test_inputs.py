@@ -7,6 +7,7 @@ import struct
 import zlib
 
 import numpy as np
+import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 
@@ -144,3 +145,15 @@ def test_a_finer_black_and_white_scan_is_rendered_down_to_the_reading_resolution
     page.save(buffer, format="PDF", resolution=300)
     image, read_dpi = next(open_document(buffer.getvalue(), dpi=200).pages())
     assert read_dpi == 200 and abs(image.shape[1] - 1654) <= 1
+
+
+def test_a_black_and_white_scan_shown_turned_is_rendered_as_shown() -> None:
+    page = _dithered_page(1654, 2339)
+    buffer = io.BytesIO()
+    page.save(buffer, format="PDF", resolution=200)
+    pdf = pdfium.PdfDocument(buffer.getvalue())
+    pdf[0].set_rotation(90)
+    turned = io.BytesIO()
+    pdf.save(turned)
+    image, _ = next(open_document(turned.getvalue(), dpi=200).pages())
+    assert image.shape[0] < image.shape[1]  # landscape, as the page is shown
