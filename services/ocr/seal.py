@@ -2,14 +2,18 @@
 
 A colour scan loses a red seal to `cleanup.drop_colour_ink`; a grey or black-and-white scan keeps it as
 a ring of mid-grey or dotted ink across rulings, labels and figures. The ring gives it away: a band of
-ink 1–2 mm wide at one distance from a centre, with little ink just inside and outside it, which no
-text or table draws. Inside a found seal, print is told from seal ink by darkness: stamp ink is lighter
-than printer's ink (a dotted 1-bit seal is too, once the page is smoothed), so ink whose darkest
-neighbourhood stays well above the print's own darkness is the seal's.
+ink 1–2 mm wide at one distance from a centre (round seals) or along an ellipse (the oval seals of
+业务专用章 and 财务专用章, 40–50 mm by 30 mm, stamped turned), with little ink just inside and outside
+it, which no text or table draws. An oval is searched as a circle in coordinates stretched along its
+axes: every measure of a round ring then applies to it unchanged. Inside a found seal, print is told
+from seal ink by darkness: stamp ink is lighter than printer's ink (a dotted 1-bit seal is too, once
+the page is smoothed), so ink whose darkest neighbourhood stays well above the print's own darkness is
+the seal's.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 import cv2
@@ -33,6 +37,49 @@ RING_RULES = ((0.28, 1.8, 2.9), (0.25, 1.4, 2.2), (0.2, 3.0, 3.5))
 DOTTED_RING_DENSITY = 0.2
 MIN_COVERAGE = 0.85
 """share of directions from the centre in which the ring shows ink"""
+OVAL_ASPECTS = (1.3, 1.55)
+"""length over breadth of the oval seals looked for first (40×30 mm is 1.33, 45×30 mm is 1.5); the
+closer look then finds the shape between and beyond (from 1.05)"""
+OVAL_TURNS = tuple(range(-45, 46, 15))
+"""degrees an oval may be turned, searched 15° apart (a hand stamps it roughly level)"""
+OVAL_MIN_MM, OVAL_MAX_MM = 17.0, 26.0
+"""half the length of an oval seal"""
+CLIMB_PIXELS = 8_000
+SHAPE_SWEEP_ASPECTS = (1.2, 1.35, 1.5, 1.65, 1.8)
+"""ink pixels enough to tell the sharpest ring near a hit"""
+OVAL_COARSE_DPI = 12.5
+"""the ovals' search, many shapes more than the round one, runs on a copy twice as coarse"""
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """The coordinates in which an ellipse of this shape is a circle of the same area: turned by
+    `angle` degrees (clockwise on the page, as OpenCV draws), shrunk along the long axis by the square
+    root of `aspect` and grown across it by as much."""
+
+    aspect: float = 1.0
+    angle: float = 0.0
+
+    def apply(self, dx: np.ndarray, dy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.aspect == 1.0:
+            return dx, dy
+        turn = np.deg2rad(self.angle)
+        along = dx * np.cos(turn) + dy * np.sin(turn)
+        across = -dx * np.sin(turn) + dy * np.cos(turn)
+        root = np.sqrt(self.aspect)
+        return along / root, across * root
+
+    def undo(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Page offsets of points given in the stretched coordinates."""
+        if self.aspect == 1.0:
+            return u, v
+        turn = np.deg2rad(self.angle)
+        root = np.sqrt(self.aspect)
+        along, across = u * root, v / root
+        return along * np.cos(turn) - across * np.sin(turn), along * np.sin(turn) + across * np.cos(turn)
+
+
+ROUND = Stretch()
 
 
 @dataclass(frozen=True)
@@ -40,18 +87,37 @@ class Seal:
     x: float
     y: float
     radius: float
+    """the radius of the circle of the same area (for an oval: the root of its two half-axes' product)"""
     ring_width: float
+    shape: Stretch = ROUND
+
+    def half_axes(self, margin: float = 0.0) -> tuple[int, int]:
+        root = np.sqrt(self.shape.aspect)
+        return round(self.radius * root + margin), round(self.radius / root + margin)
 
     def disc(self, shape: tuple[int, ...], margin: float) -> np.ndarray:
         mask = np.zeros(shape[:2], dtype=np.uint8)
-        cv2.circle(mask, (round(self.x), round(self.y)), round(self.radius + margin), 255, -1)
+        centre = (round(self.x), round(self.y))
+        cv2.ellipse(mask, centre, self.half_axes(margin), self.shape.angle, 0, 360, 255, -1)
+        return mask
+
+    def ring(self, shape: tuple[int, ...]) -> np.ndarray:
+        mask = np.zeros(shape[:2], dtype=np.uint8)
+        centre = (round(self.x), round(self.y))
+        cv2.ellipse(
+            mask, centre, self.half_axes(), self.shape.angle, 0, 360, 255, max(1, round(self.ring_width))
+        )
         return mask
 
 
-def _ring_kernel(radius: float, width: float) -> np.ndarray:
-    size = int(radius + width) + 2
-    yy, xx = np.mgrid[-size : size + 1, -size : size + 1]
-    distance = np.hypot(xx, yy)
+def _kernel_reach(radius: float, width: float, stretch: Stretch) -> int:
+    return int((radius + width) * np.sqrt(stretch.aspect)) + 2
+
+
+def _ring_kernel(radius: float, width: float, stretch: Stretch = ROUND) -> np.ndarray:
+    size = _kernel_reach(radius, width, stretch)
+    yy, xx = np.mgrid[-size : size + 1, -size : size + 1].astype(np.float32)
+    distance = np.hypot(*stretch.apply(xx, yy))
     kernel = (np.abs(distance - radius) <= width / 2).astype(np.float32)
     return kernel / kernel.sum()
 
@@ -59,9 +125,39 @@ def _ring_kernel(radius: float, width: float) -> np.ndarray:
 def find_seals(
     text_ink: np.ndarray, dpi: int, rulings: np.ndarray | None = None, limit: int = 2
 ) -> list[Seal]:
-    """Round seals on a page, from its ink with the rulings taken out (`rulings`, where given, only
-    close the ring where it runs along one)."""
-    factor = max(1, round(dpi / COARSE_DPI))
+    """Round and oval seals on a page, from its ink with the rulings taken out (`rulings`, where
+    given, only close the ring where it runs along one)."""
+    seals: list[Seal] = []
+    for search in (_round_candidates, _oval_candidates):
+        for candidate in search(text_ink, dpi, limit):
+            if len(seals) >= limit:
+                return seals
+            if any(seal.disc(text_ink.shape, 0)[_inside(candidate.centre, text_ink.shape)] for seal in seals):
+                continue  # a seal found already, looked at again through another shape
+            seal = _refine(text_ink, rulings, candidate, dpi)
+            if seal is not None:
+                seals.append(seal)
+    return seals
+
+
+def _inside(point: tuple[float, float], shape: tuple[int, ...]) -> tuple[int, int]:
+    return min(shape[0] - 1, max(0, round(point[1]))), min(shape[1] - 1, max(0, round(point[0])))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A coarse hit: where a ring of this size and shape stands out, on the page's pixels."""
+
+    centre: tuple[float, float]
+    radius: float
+    stretch: Stretch
+    slack: int
+    """the coarse search's pixel, in page pixels: how far the centre may be off"""
+
+
+def _coarse(text_ink: np.ndarray, dpi: int, coarse_dpi: float) -> tuple[np.ndarray, int, float]:
+    """The ink as a share per coarse pixel, the page pixels per coarse pixel, and coarse pixels a mm."""
+    factor = max(1, round(dpi / coarse_dpi))
     small = (
         cv2.resize(
             text_ink,
@@ -70,14 +166,19 @@ def find_seals(
         ).astype(np.float32)
         / 255.0
     )
-    mm = dpi / 25.4 / factor
-    band, step = 1.6 * mm, 1.25
-    # Ink on rings of every radius, 1.25 mm apart: the ring two steps in and two out (2.5 mm) are the
-    # bands a seal's ring must stand out from.
-    radii_mm = np.arange(MIN_RADIUS_MM - 2 * step, MAX_RADIUS_MM + 2 * step + 0.01, step)
-    on = [
-        cv2.filter2D(small, -1, _ring_kernel(r * mm, band), borderType=cv2.BORDER_CONSTANT) for r in radii_mm
-    ]
+    return small, factor, dpi / 25.4 / factor
+
+
+def _ring_scores(
+    small: np.ndarray, mm: float, radii_mm: np.ndarray, band: float, stretch: Stretch
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per coarse pixel, how much the best ring of `radii_mm` (1.25 mm apart) centred there stands out,
+    and that ring's radius: its ink less that of the ring two steps in (at half) or out."""
+    height, width = small.shape
+    reach = _kernel_reach(float(radii_mm[-1]) * mm, band, stretch)
+    size = (cv2.getOptimalDFTSize(height + reach), cv2.getOptimalDFTSize(width + reach))
+    spectra = _ring_spectra(size, mm, tuple(float(r) for r in radii_mm), band, stretch)
+    on = np.fft.irfft2(np.fft.rfft2(small, s=size)[None] * spectra, s=size)[:, :height, :width]
     best_score = np.full(small.shape, -1.0, dtype=np.float32)
     best_radius = np.zeros(small.shape, dtype=np.float32)
     for i in range(2, len(radii_mm) - 2):
@@ -87,29 +188,91 @@ def find_seals(
         better = score > best_score
         best_score[better] = score[better]
         best_radius[better] = radii_mm[i]
-    seals: list[Seal] = []
-    for _ in range(3 * limit):
+    return best_score, best_radius
+
+
+@functools.lru_cache(maxsize=64)
+def _ring_spectra(
+    size: tuple[int, int], mm: float, radii_mm: tuple[float, ...], band: float, stretch: Stretch
+) -> np.ndarray:
+    """The Fourier transforms of the ring kernels, centred on the origin: the search filters a page by
+    every ring at once, and pages of one resolution share them (some 150 kernels for the ovals)."""
+    spectra = []
+    for radius in radii_mm:
+        kernel = _ring_kernel(radius * mm, band, stretch)
+        centred = np.zeros(size, dtype=np.float32)
+        centred[: kernel.shape[0], : kernel.shape[1]] = kernel
+        half = kernel.shape[0] // 2
+        spectra.append(np.fft.rfft2(np.roll(centred, (-half, -half), axis=(0, 1))))
+    return np.stack(spectra)
+
+
+def _round_candidates(text_ink: np.ndarray, dpi: int, limit: int) -> list[Candidate]:
+    small, factor, mm = _coarse(text_ink, dpi, COARSE_DPI)
+    step = 1.25
+    radii_mm = np.arange(MIN_RADIUS_MM - 2 * step, MAX_RADIUS_MM + 2 * step + 0.01, step)
+    best_score, best_radius = _ring_scores(small, mm, radii_mm, 1.6 * mm, ROUND)
+    found = []
+    for x, y, radius_mm in _peaks(best_score, best_radius, mm, 3 * limit):
+        near = np.arange(max(MIN_RADIUS_MM, radius_mm - 6), min(MAX_RADIUS_MM, radius_mm + 6) + 0.01, 1.0)
+        if max(_coarse_coverage(small, x, y, r * mm, 1.6 * mm, ROUND) for r in near) < MIN_COARSE_COVERAGE:
+            continue  # ink in some directions only: text or rulings a circle crosses, not a ring
+        centre = ((x + 0.5) * factor, (y + 0.5) * factor)
+        found.append(Candidate(centre, radius_mm * dpi / 25.4, ROUND, factor))
+    return found
+
+
+def _oval_candidates(text_ink: np.ndarray, dpi: int, limit: int) -> list[Candidate]:
+    """Ovals of every length, breadth and turn looked for, each centre keeping the shape that stands
+    out most there."""
+    small, factor, mm = _coarse(text_ink, dpi, OVAL_COARSE_DPI)
+    band, step = max(1.6 * mm, 1.2), 1.25
+    best_score = np.full(small.shape, -1.0, dtype=np.float32)
+    best_radius = np.zeros(small.shape, dtype=np.float32)
+    best_shape = np.zeros(small.shape, dtype=np.int32)
+    shapes = [Stretch(aspect, angle) for aspect in OVAL_ASPECTS for angle in OVAL_TURNS]
+    for index, stretch in enumerate(shapes):
+        root = np.sqrt(stretch.aspect)
+        radii_mm = np.arange(OVAL_MIN_MM / root - 2 * step, OVAL_MAX_MM / root + 2 * step + 0.01, step)
+        score, radius = _ring_scores(small, mm, radii_mm, band, stretch)
+        better = score > best_score
+        best_score[better], best_radius[better], best_shape[better] = score[better], radius[better], index
+    found = []
+    for x, y, radius_mm in _peaks(best_score, best_radius, mm, limit):
+        stretch = shapes[int(best_shape[y, x])]
+        if _coarse_coverage(small, x, y, radius_mm * mm, band, stretch) < MIN_COARSE_COVERAGE:
+            continue
+        centre = ((x + 0.5) * factor, (y + 0.5) * factor)
+        found.append(Candidate(centre, radius_mm * dpi / 25.4, stretch, factor))
+    return found
+
+
+def _peaks(
+    best_score: np.ndarray, best_radius: np.ndarray, mm: float, count: int
+) -> list[tuple[int, int, float]]:
+    """The strongest ring centres, each blotting out its own disc before the next is taken."""
+    best_score = best_score.copy()
+    peaks = []
+    for _ in range(count):
         y, x = np.unravel_index(int(np.argmax(best_score)), best_score.shape)
-        if best_score[y, x] < MIN_RING_SCORE or len(seals) >= limit:
+        if best_score[y, x] < MIN_RING_SCORE:
             break
         radius_mm = float(best_radius[y, x])
         cv2.circle(best_score, (int(x), int(y)), max(1, round(radius_mm * mm)), -1.0, -1)
-        near = np.arange(max(MIN_RADIUS_MM, radius_mm - 6), min(MAX_RADIUS_MM, radius_mm + 6) + 0.01, 1.0)
-        if max(_coarse_coverage(small, x, y, r * mm, band) for r in near) < MIN_COARSE_COVERAGE:
-            continue  # ink in some directions only: text or rulings a circle crosses, not a ring
-        centre = ((x + 0.5) * factor, (y + 0.5) * factor)
-        seal = _refine(text_ink, rulings, centre, radius_mm * dpi / 25.4, dpi, factor)
-        if seal is not None:
-            seals.append(seal)
-    return seals
+        peaks.append((int(x), int(y), radius_mm))
+    return peaks
 
 
-def _coarse_coverage(small: np.ndarray, x: int, y: int, radius: float, band: float) -> float:
+def _coarse_coverage(
+    small: np.ndarray, x: int, y: int, radius: float, band: float, stretch: Stretch
+) -> float:
     """Share of 48 directions in which the coarse page shows ink on the ring."""
     angles = np.linspace(0, 2 * np.pi, 48, endpoint=False)[:, None]
     offsets = np.linspace(-band, band, 5)[None, :]
-    xs = np.clip(np.round(x + (radius + offsets) * np.cos(angles)).astype(int), 0, small.shape[1] - 1)
-    ys = np.clip(np.round(y + (radius + offsets) * np.sin(angles)).astype(int), 0, small.shape[0] - 1)
+    u, v = (radius + offsets) * np.cos(angles), (radius + offsets) * np.sin(angles)
+    dx, dy = stretch.undo(u, v)
+    xs = np.clip(np.round(x + dx).astype(int), 0, small.shape[1] - 1)
+    ys = np.clip(np.round(y + dy).astype(int), 0, small.shape[0] - 1)
     return float((small[ys, xs].max(axis=1) > 0.1).mean())
 
 
@@ -144,20 +307,18 @@ class RingEvidence:
         )
 
 
-def _refine(
-    ink: np.ndarray,
-    rulings: np.ndarray | None,
-    centre: tuple[float, float],
-    radius: float,
-    dpi: int,
-    slack: int,
-) -> Seal | None:
-    """The seal's exact centre and radius near a coarse hit, or None when there is no sharp ring."""
-    cx, cy = centre
+def _refine(ink: np.ndarray, rulings: np.ndarray | None, candidate: Candidate, dpi: int) -> Seal | None:
+    """The seal's exact centre, size (and, for an oval, shape) near a coarse hit, or None when there
+    is no sharp ring."""
+    cx, cy = candidate.centre
+    radius, slack, stretch = candidate.radius, candidate.slack, candidate.stretch
     mm = dpi / 25.4
-    lo = max(MIN_RADIUS_MM * mm - 2 * mm, radius - 6 * mm)
+    # An oval's shape may still change below: its reach is that of the longest oval looked for.
+    least = MIN_RADIUS_MM if stretch.aspect == 1 else OVAL_MIN_MM / np.sqrt(max(OVAL_ASPECTS))
+    longest = 1.0 if stretch.aspect == 1 else np.sqrt(max(OVAL_ASPECTS))
+    lo = max(least * mm - 2 * mm, radius - 6 * mm)
     hi = min(MAX_RADIUS_MM * mm + 2 * mm, radius + 6 * mm)
-    reach = int(hi + 4 * mm + 4 * slack)
+    reach = int(hi * longest + 4 * mm + 4 * slack)
     x0, y0 = max(0, int(cx) - reach), max(0, int(cy) - reach)
     x1, y1 = min(ink.shape[1], int(cx) + reach + 1), min(ink.shape[0], int(cy) + reach + 1)
     ys, xs = np.nonzero(ink[y0:y1, x0:x1])
@@ -167,31 +328,86 @@ def _refine(
     along = np.nonzero(rulings[y0:y1, x0:x1]) if rulings is not None else (np.array([]), np.array([]))
     ruling_ys, ruling_xs = along[0].astype(np.float32) + y0, along[1].astype(np.float32) + x0
     edges = np.arange(lo - 4 * mm, hi + 4 * mm + 1, 1.0)
-    window = max(3, round(1.2 * mm))
-    inner = (edges[:-1] >= lo) & (edges[:-1] <= hi)
+    climb = _Climb(xs, ys, edges, max(3, round(1.2 * mm)), lo, hi)
 
-    def sharpest_ring(x: float, y: float) -> float:
-        distance = np.hypot(xs - x, ys - y) - edges[0]
-        within = distance[(distance >= 0) & (distance < edges.size - 1)].astype(np.int64)
-        density = np.bincount(within, minlength=edges.size - 1) / (2 * np.pi * (edges[:-1] + 0.5))
-        return float(np.convolve(density, np.ones(window) / window, mode="same")[inner].max())
+    def evidence_at(x: float, y: float, shape: Stretch) -> RingEvidence | None:
+        u, v = shape.apply(xs - x, ys - y)
+        return ring_evidence(u, v, 0.0, 0.0, edges, lo, hi, mm, shape.apply(ruling_xs - x, ruling_ys - y))
 
-    # Climb to the centre whose ring is sharpest, in steps halving from two coarse pixels to one.
-    px, py, best = cx, cy, sharpest_ring(cx, cy)
-    step = 2 * slack
-    while step >= 1:
-        moves = [(px + dx * step, py + dy * step) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy]
-        score, x, y = max((sharpest_ring(x, y), x, y) for x, y in moves)
-        if score > best:
-            px, py, best = x, y, score
-        else:
-            step //= 2
-    evidence = ring_evidence(xs, ys, px, py, edges, lo, hi, mm, (ruling_xs, ruling_ys))
+    if stretch.aspect == 1:
+        px, py, stretch = climb.to_sharpest(cx, cy, stretch, 2 * slack, 0)
+        evidence = evidence_at(px, py, stretch)
+    else:
+        # The coarse search's shapes are far apart: the nearest may mislead the climb.
+        stretch = max(
+            (
+                Stretch(aspect, stretch.angle + turn)
+                for aspect in SHAPE_SWEEP_ASPECTS
+                for turn in range(-15, 16, 5)
+            ),
+            key=lambda shape: climb.sharpest(cx, cy, shape),
+        )
+        px, py, stretch = climb.to_sharpest(cx, cy, stretch, slack, 4)
+        evidence = evidence_at(px, py, stretch)
     if evidence is None or not evidence.is_seal:
         return None
-    if not MIN_RADIUS_MM - 1 <= evidence.radius / mm <= MAX_RADIUS_MM + 1:
+    seal = Seal(px, py, evidence.radius, evidence.width, stretch)
+    length_mm = seal.half_axes()[0] / mm
+    least, most = (MIN_RADIUS_MM, MAX_RADIUS_MM) if stretch.aspect == 1 else (OVAL_MIN_MM, OVAL_MAX_MM)
+    if not least - 1 <= length_mm <= most + 1:
         return None  # a ring of another size is not a seal (a letter's loop, a drawn circle)
-    return Seal(px, py, evidence.radius, evidence.width)
+    return seal
+
+
+class _Climb:
+    """A climb to the centre (and shape) around which the ink makes its sharpest ring between `lo`
+    and `hi` from the centre. It looks at every few ink pixels only (a dithered page inks a fifth of
+    its pixels)."""
+
+    def __init__(self, xs: np.ndarray, ys: np.ndarray, edges: np.ndarray, window: int, lo: float, hi: float):
+        stride = max(1, xs.size // CLIMB_PIXELS)
+        self.xs, self.ys = xs[::stride], ys[::stride]
+        self.edges, self.window, self.lo, self.hi = edges, window, lo, hi
+
+    def sharpest(self, x: float, y: float, shape: Stretch) -> float:
+        edges = self.edges
+        distance = np.hypot(*shape.apply(self.xs - x, self.ys - y)) - edges[0]
+        within = distance[(distance >= 0) & (distance < edges.size - 1)].astype(np.int64)
+        density = np.bincount(within, minlength=edges.size - 1) / (2 * np.pi * (edges[:-1] + 0.5))
+        smooth = np.convolve(density, np.ones(self.window) / self.window, mode="same")
+        return float(smooth[(edges[:-1] >= self.lo) & (edges[:-1] <= self.hi)].max())
+
+    def to_sharpest(
+        self, x: float, y: float, shape: Stretch, step: int, shape_step: int
+    ) -> tuple[float, float, Stretch]:
+        """Moves of `step` pixels, halving down to one; for an oval also of 0.025 × `shape_step` in
+        length over breadth and 2° × `shape_step` of turn, halving down to 0.025 and 2°."""
+        best = self.sharpest(x, y, shape)
+        while step >= 1 or shape_step >= 1:
+            moves = [
+                (x + dx * step, y + dy * step, shape) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy
+            ]
+            if shape_step >= 1:
+                moves += [
+                    (
+                        x,
+                        y,
+                        Stretch(
+                            max(1.05, shape.aspect + da * 0.025 * shape_step),
+                            shape.angle + dt * 2 * shape_step,
+                        ),
+                    )
+                    for da in (-1, 0, 1)
+                    for dt in (-1, 0, 1)
+                    if da or dt
+                ]
+            score, mx, my, mshape = max(((self.sharpest(*move), *move) for move in moves), key=lambda m: m[0])
+            if score > best:
+                x, y, shape, best = mx, my, mshape, score
+            else:
+                step //= 2
+                shape_step //= 2
+        return x, y, shape
 
 
 def ring_evidence(
@@ -317,8 +533,7 @@ def seal_ink(grey: np.ndarray, ink: np.ndarray, seals: list[Seal], dpi: int) -> 
     for seal in seals:
         disc = seal.disc(ink.shape, margin=seal.ring_width) > 0
         here = disc & (ink > 0)
-        ring = np.zeros_like(ink)
-        cv2.circle(ring, (round(seal.x), round(seal.y)), round(seal.radius), 255, round(seal.ring_width))
+        ring = seal.ring(ink.shape)
         on_ring = (ring > 0) & (ink > 0)
         taken[on_ring] = 255
         splits = [
