@@ -44,6 +44,8 @@ OVAL_TURNS = tuple(range(-45, 46, 15))
 """degrees an oval may be turned, searched 15° apart (a hand stamps it roughly level)"""
 OVAL_MIN_MM, OVAL_MAX_MM = 17.0, 26.0
 """half the length of an oval seal"""
+INNER_RING_MM = 4.0
+"""how far inside the rim a double ring's inner line may run"""
 CLIMB_PIXELS = 8_000
 SHAPE_SWEEP_ASPECTS = (1.2, 1.35, 1.5, 1.65, 1.8)
 """ink pixels enough to tell the sharpest ring near a hit"""
@@ -90,6 +92,8 @@ class Seal:
     """the radius of the circle of the same area (for an oval: the root of its two half-axes' product)"""
     ring_width: float
     shape: Stretch = ROUND
+    inner_rings: tuple[tuple[float, float], ...] = ()
+    """(radius, width) of lines drawn all the way round inside the rim (a double ring's inner one)"""
 
     def half_axes(self, margin: float = 0.0) -> tuple[int, int]:
         root = np.sqrt(self.shape.aspect)
@@ -102,11 +106,13 @@ class Seal:
         return mask
 
     def ring(self, shape: tuple[int, ...]) -> np.ndarray:
+        """The rim and the lines inside it that go all the way round."""
         mask = np.zeros(shape[:2], dtype=np.uint8)
         centre = (round(self.x), round(self.y))
-        cv2.ellipse(
-            mask, centre, self.half_axes(), self.shape.angle, 0, 360, 255, max(1, round(self.ring_width))
-        )
+        root = np.sqrt(self.shape.aspect)
+        for radius, width in ((self.radius, self.ring_width), *self.inner_rings):
+            axes = (round(radius * root), round(radius / root))
+            cv2.ellipse(mask, centre, axes, self.shape.angle, 0, 360, 255, max(1, round(width)))
         return mask
 
 
@@ -351,7 +357,9 @@ def _refine(ink: np.ndarray, rulings: np.ndarray | None, candidate: Candidate, d
         evidence = evidence_at(px, py, stretch)
     if evidence is None or not evidence.is_seal:
         return None
-    seal = Seal(px, py, evidence.radius, evidence.width, stretch)
+    u, v = stretch.apply(xs - px, ys - py)
+    inner = _inner_rings(u, v, evidence, mm, stretch.apply(ruling_xs - px, ruling_ys - py))
+    seal = Seal(px, py, evidence.radius, evidence.width, stretch, inner)
     length_mm = seal.half_axes()[0] / mm
     least, most = (MIN_RADIUS_MM, MAX_RADIUS_MM) if stretch.aspect == 1 else (OVAL_MIN_MM, OVAL_MAX_MM)
     if not least - 1 <= length_mm <= most + 1:
@@ -448,6 +456,30 @@ def ring_evidence(
         return evidence
     outer = _band_evidence(xs, ys, px, py, distance, smooth, radii, rim, mm, rulings)
     return replace(evidence, radius=outer.radius, width=outer.width)
+
+
+def _inner_rings(
+    u: np.ndarray, v: np.ndarray, rim: RingEvidence, mm: float, rulings: tuple[np.ndarray, np.ndarray]
+) -> tuple[tuple[float, float], ...]:
+    """Lines inside the rim, within `INNER_RING_MM` of it, that go all the way round: a double-ring
+    seal's inner ring, no wider than the rim. The letters along the rim make a wider band, or leave a
+    quarter of the way round or more bare."""
+    distance = np.hypot(u, v)
+    edges = np.arange(rim.radius - rim.width / 2 - INNER_RING_MM * mm, rim.radius - rim.width / 2, 1.0)
+    if edges.size < 5:
+        return ()
+    counts, _ = np.histogram(distance, edges)
+    radii = edges[:-1] + 0.5
+    smooth = np.convolve(counts / (2 * np.pi * radii), np.ones(3) / 3, mode="same")
+    rings = []
+    for i in range(1, smooth.size - 1):
+        if smooth[i] < DOTTED_RING_DENSITY or smooth[i] < smooth[i - 1] or smooth[i] < smooth[i + 1]:
+            continue
+        band = _band_evidence(u, v, 0.0, 0.0, distance, smooth, radii, i, mm, rulings)
+        line = band.width <= rim.width and band.radius + band.width / 2 < rim.radius - rim.width / 2
+        if line and band.coverage >= MIN_COVERAGE and (band.radius, band.width) not in rings:
+            rings.append((band.radius, band.width))
+    return tuple(rings)
 
 
 def _band_evidence(

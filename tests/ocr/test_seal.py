@@ -100,6 +100,7 @@ def test_no_seal_is_found_on_a_page_without_one(mode: str, font: str) -> None:
         # A dotted 1-bit seal is as black as the print: its ring goes, its star and letters stay.
         ("bw", "bw", "round", 0.6),
         ("bw", "bw", "oval", 0.6),
+        ("grey", "grey", "double", 0.25),
     ],
 )
 def test_the_seal_leaves_the_ink_and_the_print_under_it_stays(
@@ -122,3 +123,24 @@ def test_the_seal_leaves_the_ink_and_the_print_under_it_stays(
     print(f"\n{mode}/{seal}: print kept {kept:.1%}, seal ink left {seal_left:.1%} of {stamped} px")
     assert kept >= 0.9
     assert seal_left <= most_left
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "grey",
+        # Dotted, its two rings make one band too wide and too sparse to pass for a ring: not found.
+        pytest.param("bw", marks=pytest.mark.xfail(strict=True, reason="a dotted double ring is not found")),
+    ],
+)
+def test_a_double_ring_seal_loses_both_rings(mode: str) -> None:
+    clean, truth = last_page(mode=mode, seal=mode, seal_at="total_score", seal_shape="double")
+    x, y, radius = placed_seal(truth)
+    (found,) = seals_on(clean)
+    assert np.hypot(found.x - x, found.y - y) < 0.1 * radius
+    assert abs(found.radius - radius) < 0.1 * radius
+    # the inner ring is drawn two rim widths inside the rim
+    assert len(found.inner_rings) == 1, found
+    inner_radius, inner_width = found.inner_rings[0]
+    assert found.radius - 5 * found.ring_width < inner_radius < found.radius - found.ring_width / 2
+    assert inner_width <= found.ring_width
