@@ -285,7 +285,7 @@ class FormReader:
     # --- section headers --------------------------------------------------------------------------
 
     def _read_section_header(self, row: GridRow) -> bool:
-        funding = row.labels(FUNDING_COLUMN_LABELS)
+        funding = row.header_labels(FUNDING_COLUMN_LABELS)
         if len(funding) >= 3 and self.section in (Section.header, Section.funding):
             self.funding_columns = {match.label: cell_span(cell) for cell, match in funding}
             self.section = Section.funding
@@ -295,7 +295,7 @@ class FormReader:
             self.goal_columns = {match.label: cell_span(cell) for cell, match in goals}
             self.section = Section.goals
             return True
-        indicators = row.labels(INDICATOR_COLUMN_LABELS)
+        indicators = row.header_labels(INDICATOR_COLUMN_LABELS)
         if len(indicators) >= 4:
             self.indicator_columns = {match.label: cell_span(cell) for cell, match in indicators}
             self._columns_cut_short(row, [cell for cell, _ in indicators])

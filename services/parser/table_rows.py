@@ -31,6 +31,29 @@ class GridRow:
         matches = match_labels_in_order(texts, candidates)
         return [(cell, match) for cell, match in zip(cells, matches, strict=True) if match is not None]
 
+    def header_labels(self, candidates: tuple[Label, ...]) -> list[tuple[Cell, LabelMatch]]:
+        """The labels of a header row printed in the order of `candidates`, left to right. One that
+        was not read (a seal's letters or a speck over it) is the one cell between the labels
+        printed either side of it, when both were read and exactly one cell lies between them."""
+        found = self.labels(candidates)
+        read = {match.label for _, match in found}
+        lost = [label for label in candidates if label not in read]
+        if len(lost) != 1 or lost[0] in (candidates[0], candidates[-1]):
+            return found
+        position = candidates.index(lost[0])
+        left = next(cell for cell, match in found if match.label is candidates[position - 1])
+        right = next(cell for cell, match in found if match.label is candidates[position + 1])
+        between = [
+            cell
+            for cell in self.started
+            if cell.bbox[0] >= left.bbox[2] - 2 and cell.bbox[2] <= right.bbox[0] + 2
+        ]
+        if len(between) != 1:
+            return found
+        # Scored 0: the label is known by its place, not by anything read.
+        placed = (between[0], LabelMatch(label=lost[0], read=between[0].text, score=0.0))
+        return sorted([*found, placed], key=lambda item: item[0].bbox[0])
+
 
 SURE_LINE = 0.8
 """a line of a label cell read at least this sure is print; a doubtful one beside it may be a seal's ink"""

@@ -159,3 +159,24 @@ def test_a_figure_with_another_reading_in_its_cell_is_never_verified(
     with_lines(cell, (cell.text, 1.0, figure), (text, confidence, box))
     record = scored(read)
     assert record.status is not Status.verified, why
+
+
+@pytest.mark.parametrize("label", ["全年执行数", "实际完成值"])
+def test_a_header_label_a_seal_hid_is_known_by_its_place(label: str) -> None:
+    # A seal's letters over 全年执行数 read "全" alone: the column between 全年预算数 and 分数 is still it.
+    read = tables()
+    header = cell_reading(read, label)
+    header.text = "全"
+    header.lines = [TextLine(text="全", confidence=0.8, box=header.bbox)]
+    record = scored(read)
+    assert record.form.model_dump() == scored(tables()).form.model_dump()
+    assert record.status is Status.verified, record.reason
+
+
+def test_two_header_labels_hidden_side_by_side_are_not_placed() -> None:
+    read = tables()
+    for label in ("全年预算数", "全年执行数"):
+        cell_reading(read, label).text = "全"
+    record = scored(read)
+    assert record.form.funding.total.executed is None
+    assert record.status is Status.needs_review
