@@ -224,7 +224,7 @@ class OcrEngine:
         with watch.stage("recognise"):
             readings = self.recogniser.read(layout.crops)
         with watch.stage("orient"):
-            upside_down = is_upside_down(self.recogniser, layout.crops)
+            upside_down = is_upside_down(self.recogniser, layout.crops, readings)
         if upside_down:  # rare: lay the page out again the right way up and read it again
             quarter_turns += 2
             layout = self._layout(turn(clean, 2), dpi, watch)
