@@ -44,6 +44,8 @@ OVAL_TURNS = tuple(range(-45, 46, 15))
 """degrees an oval may be turned, searched 15° apart (a hand stamps it roughly level)"""
 OVAL_MIN_MM, OVAL_MAX_MM = 17.0, 26.0
 """half the length of an oval seal"""
+CROWDED_SPECKS = 2
+"""a speck with this many others about a stroke gap away is one of a dotted seal's"""
 INNER_RING_MM = 4.0
 """how far inside the rim a double ring's inner line may run"""
 CLIMB_PIXELS = 8_000
@@ -579,26 +581,33 @@ def seal_ink(grey: np.ndarray, ink: np.ndarray, seals: list[Seal], dpi: int) -> 
             paper[lighter] = 255
         else:
             paper[on_ring] = 255
-        dots = _stray_dots(disc & (ink > 0) & (taken == 0), dpi)
+        dots = _stray_dots(disc & (ink > 0) & (taken == 0), dpi, ring)
         taken[dots] = 255
         paper[cv2.dilate(dots.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0] = 255
     return SealInk(taken, paper)
 
 
-def _stray_dots(left: np.ndarray, dpi: int) -> np.ndarray:
-    """Specks in a seal that sit beside no print: what is left of a dotted or mottled seal.
+def _stray_dots(left: np.ndarray, dpi: int, ring: np.ndarray) -> np.ndarray:
+    """Specks in a seal that are no part of the print: what is left of a dotted or mottled seal.
 
-    A speck level with a character next to it (a decimal point, the dot of a 。) is kept.
+    A speck level with a character next to it (a decimal point, the dot of a 。) is kept, unless it
+    lies among other specks: a dotted seal strews them in clusters between the digits, while the
+    print's own dots stand alone. Pieces of print the ring was cut out of (they touch the ring) are
+    kept whatever lies around them.
     """
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(left.astype(np.uint8), connectivity=8)
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(left.astype(np.uint8), connectivity=8)
     x, y, w, h, area = (stats[:, i].astype(np.int64) for i in range(5))
     speck = area <= (dpi / 100) ** 2 * 6
+    speck[0] = False
     print_like = ~speck & (h >= dpi // 20)
+    print_like[0] = False
     reach = dpi // 8  # about a character's width
+    near = dpi / 16  # about a character's stroke gap: specks this close are a seal's dots
+    by_ring = np.zeros(count, dtype=bool)
+    by_ring[np.unique(labels[(cv2.dilate(ring, np.ones((5, 5), np.uint8)) > 0) & (labels > 0)])] = True
+    specks = np.nonzero(speck)[0]
     stray = np.zeros(count, dtype=bool)
-    for i in np.nonzero(speck)[0]:
-        if i == 0:
-            continue
+    for i in specks:
         cy = y[i] + h[i] / 2
         beside = (
             print_like
@@ -607,7 +616,8 @@ def _stray_dots(left: np.ndarray, dpi: int) -> np.ndarray:
             & (y - h * 0.3 <= cy)
             & (cy <= y + h * 1.3)
         )
-        stray[i] = not beside.any()
+        crowd = int((np.hypot(*(centroids[specks] - centroids[i]).T) <= near).sum()) - 1
+        stray[i] = not beside.any() or (crowd >= CROWDED_SPECKS and not by_ring[i])
     return stray[labels]
 
 
