@@ -44,6 +44,8 @@ OVAL_TURNS = tuple(range(-45, 46, 15))
 """degrees an oval may be turned, searched 15° apart (a hand stamps it roughly level)"""
 OVAL_MIN_MM, OVAL_MAX_MM = 17.0, 26.0
 """half the length of an oval seal"""
+SPECK_AREA = 6
+"""pixels (at 100 dpi) a dot of a dotted seal, or of the print's punctuation, covers at most"""
 CROWDED_SPECKS = 2
 """a speck with this many others about a stroke gap away is one of a dotted seal's"""
 INNER_RING_MM = 4.0
@@ -579,6 +581,14 @@ def seal_ink(grey: np.ndarray, ink: np.ndarray, seals: list[Seal], dpi: int) -> 
             lighter = disc & (view > threshold)
             taken[lighter & (ink > 0)] = 255
             paper[lighter] = 255
+            # A dotted ring as dark as the print: its dots leave the page too, the print it crosses
+            # (strokes, not dots) stays.
+            paper[
+                cv2.dilate(
+                    (on_ring & _specks(here, dpi, SPECK_AREA * 2)).astype(np.uint8), np.ones((3, 3), np.uint8)
+                )
+                > 0
+            ] = 255
         else:
             paper[on_ring] = 255
         dots = _stray_dots(disc & (ink > 0) & (taken == 0), dpi, ring)
@@ -587,17 +597,25 @@ def seal_ink(grey: np.ndarray, ink: np.ndarray, seals: list[Seal], dpi: int) -> 
     return SealInk(taken, paper)
 
 
+def _specks(ink: np.ndarray, dpi: int, area: float) -> np.ndarray:
+    """The ink pixels of pieces no larger than `area` (in pixels at 100 dpi)."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    small = stats[:, cv2.CC_STAT_AREA] <= (dpi / 100) ** 2 * area
+    small[0] = False
+    return small[labels]
+
+
 def _stray_dots(left: np.ndarray, dpi: int, ring: np.ndarray) -> np.ndarray:
     """Specks in a seal that are no part of the print: what is left of a dotted or mottled seal.
 
     A speck level with a character next to it (a decimal point, the dot of a 。) is kept, unless it
     lies among other specks: a dotted seal strews them in clusters between the digits, while the
-    print's own dots stand alone. Pieces of print the ring was cut out of (they touch the ring) are
-    kept whatever lies around them.
+    print's own dots stand alone. A speck on the foot of the character left of it (a decimal point)
+    and pieces of print the ring was cut out of (they touch the ring) are kept whatever lies around.
     """
     count, labels, stats, centroids = cv2.connectedComponentsWithStats(left.astype(np.uint8), connectivity=8)
     x, y, w, h, area = (stats[:, i].astype(np.int64) for i in range(5))
-    speck = area <= (dpi / 100) ** 2 * 6
+    speck = area <= (dpi / 100) ** 2 * SPECK_AREA
     speck[0] = False
     print_like = ~speck & (h >= dpi // 20)
     print_like[0] = False
@@ -616,8 +634,16 @@ def _stray_dots(left: np.ndarray, dpi: int, ring: np.ndarray) -> np.ndarray:
             & (y - h * 0.3 <= cy)
             & (cy <= y + h * 1.3)
         )
+        foot = y[i] + h[i]
+        on_the_line = (  # a decimal point or a 。 on the foot of the character just left of it
+            print_like
+            & (x + w <= x[i] + w[i])
+            & (x[i] <= x + w + reach // 2)
+            & (abs(y + h - foot) <= h * 0.15)
+        )
         crowd = int((np.hypot(*(centroids[specks] - centroids[i]).T) <= near).sum()) - 1
-        stray[i] = not beside.any() or (crowd >= CROWDED_SPECKS and not by_ring[i])
+        crowded = crowd >= CROWDED_SPECKS and not by_ring[i] and not on_the_line.any()
+        stray[i] = not beside.any() or crowded
     return stray[labels]
 
 

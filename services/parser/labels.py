@@ -92,6 +92,16 @@ def match_labels_in_order(texts: list[str], candidates: tuple[Label, ...]) -> li
     return found
 
 
+RESEMBLING = 50.0
+"""a cell known to hold a label by its place must still read this close to it (more than half)"""
+
+
+def resembles(text: str, label: Label) -> bool:
+    """Whether a cell's text could be the label misread (年仍须算数 for 年初预算数): no match on its own."""
+    read = ideographs(text)
+    return bool(read) and fuzz.ratio(read, label.value) >= RESEMBLING
+
+
 def label_cut_short(text: str, candidates: tuple[Label, ...]) -> Label | None:
     """The label a header cell cut by a page break starts (一级 of 一级指标, its 指标 on the next
     page): the one candidate whose characters begin with the cell's (two at least)."""

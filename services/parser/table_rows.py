@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from selfeval.contract.ocr import Cell, Page
-from services.parser.labels import Label, LabelMatch, match_label, match_labels_in_order
+from services.parser.labels import Label, LabelMatch, match_label, match_labels_in_order, resembles
 
 
 @dataclass
@@ -33,25 +33,36 @@ class GridRow:
 
     def header_labels(self, candidates: tuple[Label, ...]) -> list[tuple[Cell, LabelMatch]]:
         """The labels of a header row printed in the order of `candidates`, left to right. One that
-        was not read (a seal's letters or a speck over it) is the one cell between the labels
-        printed either side of it, when both were read and exactly one cell lies between them."""
+        was not read (a seal's letters or a speck over it) is known by its place: the one cell
+        between the labels printed either side of it, when both were read; at either end of the
+        row, the cell just outside the last label read, when its text still resembles the label."""
         found = self.labels(candidates)
         read = {match.label for _, match in found}
         lost = [label for label in candidates if label not in read]
-        if len(lost) != 1 or lost[0] in (candidates[0], candidates[-1]):
+        if len(lost) != 1:
             return found
         position = candidates.index(lost[0])
-        left = next(cell for cell, match in found if match.label is candidates[position - 1])
-        right = next(cell for cell, match in found if match.label is candidates[position + 1])
-        between = [
-            cell
-            for cell in self.started
-            if cell.bbox[0] >= left.bbox[2] - 2 and cell.bbox[2] <= right.bbox[0] + 2
-        ]
-        if len(between) != 1:
+        cell_of = {match.label: cell for cell, match in found}
+        left = cell_of.get(candidates[position - 1]) if position > 0 else None
+        right = cell_of.get(candidates[position + 1]) if position + 1 < len(candidates) else None
+        if left is not None and right is not None:
+            places = [
+                c for c in self.started if c.bbox[0] >= left.bbox[2] - 2 and c.bbox[2] <= right.bbox[0] + 2
+            ]
+        elif right is not None:
+            places = [
+                c for c in self.started if abs(c.bbox[2] - right.bbox[0]) <= 2 and resembles(c.text, lost[0])
+            ]
+        elif left is not None:
+            places = [
+                c for c in self.started if abs(c.bbox[0] - left.bbox[2]) <= 2 and resembles(c.text, lost[0])
+            ]
+        else:
+            places = []
+        if len(places) != 1:
             return found
-        # Scored 0: the label is known by its place, not by anything read.
-        placed = (between[0], LabelMatch(label=lost[0], read=between[0].text, score=0.0))
+        # Scored 0: the label is known by its place, not by a match of what was read.
+        placed = (places[0], LabelMatch(label=lost[0], read=places[0].text, score=0.0))
         return sorted([*found, placed], key=lambda item: item[0].bbox[0])
 
 

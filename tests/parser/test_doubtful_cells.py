@@ -180,3 +180,21 @@ def test_two_header_labels_hidden_side_by_side_are_not_placed() -> None:
     record = scored(read)
     assert record.form.funding.total.executed is None
     assert record.status is Status.needs_review
+
+
+def test_a_misread_first_header_label_is_known_by_its_place_when_it_still_resembles_it() -> None:
+    # A seal's dots over 年初预算数 made it 年仍须算数: too far for a match, near enough beside 全年预算数.
+    read = tables()
+    header = cell_reading(read, "年初预算数")
+    header.text = "年仍须算数"
+    record = scored(read)
+    assert record.form.funding.total.initial_budget == FORM.funding.total.initial_budget
+    assert record.status is Status.verified, record.reason
+
+
+def test_a_first_header_label_read_as_something_else_is_not_placed() -> None:
+    read = tables()
+    cell_reading(read, "年初预算数").text = "项目"
+    record = scored(read)
+    assert record.form.funding.total.initial_budget is None
+    assert record.status is Status.needs_review
