@@ -23,6 +23,10 @@ DITHERED_BLUR = 1.0
 """… and a dithered one (grey paper and print drawn as dots): a lone dot fades to a sixth of ink, near
 paper, while print, solid or a hairline, stays darker than the clean-up's sure-ink level. At 0.6 a
 dithered page stays a field of specks; at 1.0 the thin strokes of a thresholded 楷体 page fade."""
+FAINT_STROKE_AREA = 7.5
+FAINT_STROKE_DEPTH = 70
+"""a run of possible ink this large (pixels at 100 dpi: a short stroke) and with a pixel this much
+darker than the paper is print, however light: grain blobs are smaller or paler"""
 DITHERED_SHARE = 0.1
 """share of a black-and-white page's black pixels standing alone above which it was dithered (a dithered
 page has a third or more; a thresholded one only the odd speck)"""
@@ -99,19 +103,23 @@ def ink_levels(grey: np.ndarray) -> InkLevels:
     return InkLevels(paper, noise, ink)
 
 
-def hysteresis_ink(grey: np.ndarray, levels: InkLevels) -> np.ndarray:
-    """The page's ink: connected runs of possible ink that hold a sure dark pixel, each at its true
-    width (half way between the paper and the darkest ink nearby, so a stroke is as wide whether bold
-    and black or thin and faint, and the blur halo around bold print is not ink)."""
+def hysteresis_ink(grey: np.ndarray, levels: InkLevels, dpi: int) -> np.ndarray:
+    """The page's ink: connected runs of possible ink that hold a sure dark pixel, or are as large as
+    a stroke and clearly darker than the paper (light print on a grainy page, whose half-way level
+    its thin strokes never reach), each at its true width (half way between the paper and the darkest
+    ink nearby, so a stroke is as wide whether bold and black or thin and faint, and the blur halo
+    around bold print is not ink)."""
     smooth = smoothed(grey)
     weak = (smooth < levels.weak).astype(np.uint8)
     strong = grey < levels.strong
-    count, labels = cv2.connectedComponents(weak, connectivity=8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(weak, connectivity=8)
     keep = np.zeros(count, dtype=bool)
     keep[np.unique(labels[strong])] = True
+    deep = np.unique(labels[smooth <= levels.paper - FAINT_STROKE_DEPTH])
+    keep[deep] |= stats[deep, cv2.CC_STAT_AREA] >= (dpi / 100) ** 2 * FAINT_STROKE_AREA
     keep[0] = False
-    darkest = cv2.erode(smooth, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
-    core = smooth.astype(np.int16) * 2 < darkest.astype(np.int16) + int(levels.paper)
+    nearby = cv2.erode(smooth, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
+    core = smooth.astype(np.int16) * 2 < nearby.astype(np.int16) + int(levels.paper)
     return np.where(keep[labels] & core, np.uint8(255), np.uint8(0))
 
 
@@ -214,13 +222,13 @@ def clean_page(bgr: np.ndarray, dpi: int, min_skew: float = 0.05) -> CleanPage:
         # each pixel's neighbours takes the first away and keeps the second.
         flat = cv2.medianBlur(flat, 3)
         levels = ink_levels(flat)
-    skew = estimate_skew(hysteresis_ink(flat, levels), dpi)
+    skew = estimate_skew(hysteresis_ink(flat, levels, dpi), dpi)
     if abs(skew) >= min_skew:
         flat = rotate(flat, -skew)
     else:
         skew = 0.0
     grey = normalise_levels(flat, levels)
-    ink = without_border_bands(hysteresis_ink(flat, levels))
+    ink = without_border_bands(hysteresis_ink(flat, levels, dpi))
     return CleanPage(grey=grey, ink=ink, skew_degrees=round(skew, 3))
 
 

@@ -40,6 +40,23 @@ def test_a_thin_faint_stroke_is_ink_and_paper_noise_is_not() -> None:
     assert blank.sum() == 0
 
 
+def test_light_print_on_a_grainy_page_is_ink_and_the_grain_is_not() -> None:
+    # A poor scan: coarse grain (blotches, not single pixels) and figures printed light grey beside
+    # black print, so the half-way level between paper and ink is darker than the figures' strokes.
+    rng = np.random.default_rng(3)
+    grain = cv2.GaussianBlur(rng.normal(0, 30, (800, 600)), (0, 0), 1.2)
+    page = with_print(np.full((800, 600), 243.0))
+    figures = np.full((800, 600), 255, np.uint8)
+    for row in range(3):
+        cv2.putText(figures, "0.00  3.31", (60, 560 + 70 * row), cv2.FONT_HERSHEY_SIMPLEX, 1.1, 0, 2)
+    page = np.where(figures < 128, 160.0, page)
+    page = cv2.GaussianBlur(page, (0, 0), 0.8) + grain
+    ink = clean_page(as_bgr(page), DPI).ink > 0
+    strokes = cv2.dilate((figures < 128).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    assert (ink & (figures < 128)).sum() > 0.6 * (figures < 128).sum()
+    assert (ink[400:] & ~strokes[400:]).sum() < 0.01 * (figures < 128).sum()
+
+
 def test_bold_print_keeps_its_width_and_not_its_blur() -> None:
     page = with_print(paper())
     page[600:606, 100:500] = 20  # a 6-pixel bar
