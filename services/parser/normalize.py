@@ -1,8 +1,9 @@
 """Text normalisation that keeps meaning.
 
-Chinese text: no spaces (OCR and PDF extractors put them between characters and digits), half-width
-operators and digits. Numeric cells: OCR confusions of letters for digits are repaired only there,
-never in prose, and the raw text is always kept beside the value by the caller.
+Chinese text: simplified characters (the forms are printed in them; a traditional one is the recogniser
+taking a 级 for 級 in a 楷体 or 宋体 face), no spaces (OCR and PDF extractors put them between characters
+and digits), half-width operators and digits. Numeric cells: OCR confusions of letters for digits are
+repaired only there, never in prose, and the raw text is always kept beside the value by the caller.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+
+import opencc
 
 from selfeval.contract.figures import (
     OPERATOR_CHARS,
@@ -55,10 +58,18 @@ _TWO_DECIMALS = re.compile(rf"{WHOLE_NUMBER}\.\d{{2}}")
 _DECIMAL_COMMA = re.compile(rf"{WHOLE_NUMBER},\d{{2}}")
 
 
+_TO_SIMPLIFIED = opencc.OpenCC("t2s")
+
+
+def simplified(text: str) -> str:
+    """The text in simplified characters (OpenCC's traditional → simplified, by phrase and character)."""
+    return _TO_SIMPLIFIED.convert(text)
+
+
 def normalize_text(text: str) -> str:
-    """Chinese prose as the record keeps it: no spaces beside CJK, half-width digits and operators,
-    punctuation in one canonical width (see `canonical_punctuation`)."""
-    chars = [c if c in _KEEP_FULL_WIDTH else unicodedata.normalize("NFKC", c) for c in text]
+    """Chinese prose as the record keeps it: simplified characters, no spaces beside CJK, half-width
+    digits and operators, punctuation in one canonical width (see `canonical_punctuation`)."""
+    chars = [c if c in _KEEP_FULL_WIDTH else unicodedata.normalize("NFKC", c) for c in simplified(text)]
     text = "".join(chars)
     # NFKC has made the full-width operators half-width; the other spellings remain.
     text = with_contract_operators(text)
@@ -152,7 +163,9 @@ def ideographs(text: str) -> str:
     alone, so what else OCR puts in a label cell (a seal speck read as "è", "(%)" read as "(00)")
     is not part of the label."""
     return "".join(
-        c for c in unicodedata.normalize("NFKC", text) if unicodedata.name(c, "").startswith("CJK")
+        c
+        for c in unicodedata.normalize("NFKC", simplified(text))
+        if unicodedata.name(c, "").startswith("CJK")
     )
 
 

@@ -32,38 +32,49 @@ class GridRow:
         return [(cell, match) for cell, match in zip(cells, matches, strict=True) if match is not None]
 
     def header_labels(self, candidates: tuple[Label, ...]) -> list[tuple[Cell, LabelMatch]]:
-        """The labels of a header row printed in the order of `candidates`, left to right. One that
-        was not read (a seal's letters or a speck over it) is known by its place: the one cell
-        between the labels printed either side of it, when both were read; at either end of the
-        row, the cell just outside the last label read, when its text still resembles the label."""
+        """The labels of a header row printed in the order of `candidates`, left to right, with one
+        that was not read known by its place (`placed_label`)."""
         found = self.labels(candidates)
-        read = {match.label for _, match in found}
-        lost = [label for label in candidates if label not in read]
+        placed = self.placed_label({match.label: cell for cell, match in found}, candidates)
+        return sorted([*found, placed], key=lambda item: item[0].bbox[0]) if placed else found
+
+    def placed_label(
+        self, cells_of: dict[Label, Cell], candidates: tuple[Label, ...]
+    ) -> tuple[Cell, LabelMatch] | None:
+        """The one label of `candidates` (printed in that order, left to right) not among `cells_of`
+        (a seal's letters or a speck over it), known by its place: the one cell between the labels
+        printed either side of it; at either end, the cell just outside the last label read, when it
+        ends the table's row or its text still resembles the label."""
+        lost = [label for label in candidates if label not in cells_of]
         if len(lost) != 1:
-            return found
+            return None
         position = candidates.index(lost[0])
-        cell_of = {match.label: cell for cell, match in found}
-        left = cell_of.get(candidates[position - 1]) if position > 0 else None
-        right = cell_of.get(candidates[position + 1]) if position + 1 < len(candidates) else None
+        left = cells_of.get(candidates[position - 1]) if position > 0 else None
+        right = cells_of.get(candidates[position + 1]) if position + 1 < len(candidates) else None
         if left is not None and right is not None:
             places = [
                 c for c in self.started if c.bbox[0] >= left.bbox[2] - 2 and c.bbox[2] <= right.bbox[0] + 2
             ]
         elif right is not None:
+            first = min(self.cells, key=lambda c: c.bbox[0])
             places = [
-                c for c in self.started if abs(c.bbox[2] - right.bbox[0]) <= 2 and resembles(c.text, lost[0])
+                c
+                for c in self.started
+                if abs(c.bbox[2] - right.bbox[0]) <= 2 and (c is first or resembles(c.text, lost[0]))
             ]
         elif left is not None:
+            last = max(self.cells, key=lambda c: c.bbox[2])
             places = [
-                c for c in self.started if abs(c.bbox[0] - left.bbox[2]) <= 2 and resembles(c.text, lost[0])
+                c
+                for c in self.started
+                if abs(c.bbox[0] - left.bbox[2]) <= 2 and (c is last or resembles(c.text, lost[0]))
             ]
         else:
             places = []
-        if len(places) != 1:
-            return found
+        if len(places) != 1 or places[0] in cells_of.values():
+            return None
         # Scored 0: the label is known by its place, not by a match of what was read.
-        placed = (places[0], LabelMatch(label=lost[0], read=places[0].text, score=0.0))
-        return sorted([*found, placed], key=lambda item: item[0].bbox[0])
+        return places[0], LabelMatch(label=lost[0], read=places[0].text, score=0.0)
 
 
 SURE_LINE = 0.8

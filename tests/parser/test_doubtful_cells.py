@@ -198,3 +198,21 @@ def test_a_first_header_label_read_as_something_else_is_not_placed() -> None:
     record = scored(read)
     assert record.form.funding.total.initial_budget is None
     assert record.status is Status.needs_review
+
+
+def test_the_first_indicator_label_read_as_a_dash_is_known_by_its_place() -> None:
+    # 一 of 一级指标 read as a dash, the rest lost: the table's first column is still 一级指标.
+    read = tables()
+    cell_reading(read, "一级指标").text = "-"
+    record = scored(read)
+    assert [i.level1 for i in record.form.indicators] == [i.level1 for i in FORM.indicators]
+    assert record.status is Status.verified, record.reason
+
+
+def test_labels_read_in_traditional_characters_are_matched() -> None:
+    read = tables()
+    for simplified, traditional in (("二级指标", "二級指標"), ("年初预算数", "年初預算數")):
+        cell_reading(read, simplified).text = traditional
+    record = scored(read)
+    assert record.form.model_dump() == scored(tables()).form.model_dump()
+    assert record.status is Status.verified, record.reason

@@ -127,3 +127,8 @@ def test_specks_beside_chinese_text_are_dropped_and_print_kept(raw: str, prose: 
 )
 def test_a_unit_left_open_at_the_end_of_a_measure_is_closed(measure: str | None, closed: str | None) -> None:
     assert with_unit_closed(measure) == closed
+
+
+def test_text_read_in_traditional_characters_is_kept_simplified() -> None:
+    assert normalize_text("系統運行維護，預算內") == "系统运行维护，预算内"
+    assert normalize_text("后续干部发展") == "后续干部发展"  # simplified text is left as it is
