@@ -68,11 +68,14 @@ def turn(clean: CleanPage, quarter_turns: int) -> CleanPage:
     )
 
 
+def widest(crops: Sequence[np.ndarray], count: int = SAMPLE_LINES) -> list[int]:
+    """Indices of the widest crops (most characters: the clearest verdict), widest first."""
+    return sorted(range(len(crops)), key=lambda index: crops[index].shape[1], reverse=True)[:count]
+
+
 def sample_crops(crops: Sequence[np.ndarray], count: int = SAMPLE_LINES) -> list[np.ndarray]:
-    """The widest crops (most characters: the clearest verdict), cut to ~10 characters so the check
-    stays cheap whatever the page holds."""
-    widest = sorted(crops, key=lambda crop: crop.shape[1], reverse=True)[:count]
-    return [crop[:, : max(1, crop.shape[0] * MAX_SAMPLE_CHARACTERS)] for crop in widest]
+    """The widest crops, cut to ~10 characters so the check stays cheap whatever the page holds."""
+    return [crops[i][:, : max(1, crops[i].shape[0] * MAX_SAMPLE_CHARACTERS)] for i in widest(crops, count)]
 
 
 def is_upside_down(recogniser: Recogniser, crops: Sequence[np.ndarray], readings: Sequence[Reading]) -> bool:
@@ -82,8 +85,8 @@ def is_upside_down(recogniser: Recogniser, crops: Sequence[np.ndarray], readings
     could beat by the margin, the page is upright and nothing more is read (most pages: the check
     would otherwise cost a sixth of a page's time).
     """
-    widest = sorted(range(len(crops)), key=lambda index: crops[index].shape[1], reverse=True)[:SAMPLE_LINES]
-    if widest and float(np.mean([readings[index].confidence for index in widest])) >= 1 - UPSIDE_DOWN_MARGIN:
+    sure = [readings[index].confidence for index in widest(crops)]
+    if sure and float(np.mean(sure)) >= 1 - UPSIDE_DOWN_MARGIN:
         return False
     sample = sample_crops(crops)
     if not sample:

@@ -583,18 +583,18 @@ def seal_ink(grey: np.ndarray, ink: np.ndarray, seals: list[Seal], dpi: int) -> 
             paper[lighter] = 255
             # A dotted ring as dark as the print: its dots leave the page too, the print it crosses
             # (strokes, not dots) stays.
-            paper[
-                cv2.dilate(
-                    (on_ring & _specks(here, dpi, SPECK_AREA * 2)).astype(np.uint8), np.ones((3, 3), np.uint8)
-                )
-                > 0
-            ] = 255
+            _whiten(paper, on_ring & _specks(here, dpi, SPECK_AREA * 2))
         else:
             paper[on_ring] = 255
         dots = _stray_dots(disc & (ink > 0) & (taken == 0), dpi, ring)
         taken[dots] = 255
-        paper[cv2.dilate(dots.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0] = 255
+        _whiten(paper, dots)
     return SealInk(taken, paper)
+
+
+def _whiten(paper: np.ndarray, dots: np.ndarray) -> None:
+    """Mark dots for whitening on the grey page, with the pixel around each (their soft edge)."""
+    paper[cv2.dilate(dots.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0] = 255
 
 
 def _specks(ink: np.ndarray, dpi: int, area: float) -> np.ndarray:
