@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -239,17 +240,21 @@ async def unfinished_runs(flow_name: str, run_name: str | None = None) -> list[F
         )
 
 
-async def mark_crashed(runs: list[FlowRun], message: str) -> None:
+async def mark_crashed(run_ids: list[UUID], message: str) -> None:
     async with get_client() as client:
-        for run in runs:
-            await client.set_flow_run_state(run.id, Crashed(message=message), force=True)
+        for run_id in run_ids:
+            await client.set_flow_run_state(run_id, Crashed(message=message), force=True)
 
 
-async def supersede_lost_runs(submission_id: str, source: str, current: UUID | None) -> None:
-    """Mark Crashed the earlier runs of this submission that Prefect lost track of (left "running")."""
+async def supersede_lost_runs(
+    submission_id: str, source: str, current: UUID | None, untracked: Sequence[UUID | None] = ()
+) -> None:
+    """Mark Crashed the earlier runs of this submission that Prefect lost track of: those it still shows
+    as running, and `untracked` ones that ended only because the Prefect server was away."""
     try:
         runs = await unfinished_runs(follow_submission.name, source)
-        lost = [r for r in runs if r.parameters.get("submission_id") == submission_id and r.id != current]
+        lost = [r.id for r in runs if r.parameters.get("submission_id") == submission_id and r.id != current]
+        lost += [run_id for run_id in untracked if run_id is not None and run_id not in lost]
         await mark_crashed(lost, f"lost while Prefect or the watcher was away; superseded by run {current}")
     except Exception as exc:
         log.warning("could not mark lost flow runs", submission_id=submission_id, error=repr(exc))

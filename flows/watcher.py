@@ -21,10 +21,14 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass, field
+from uuid import UUID
 
+import httpx
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from prefect import flow, tags
+from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError
+from prefect.states import State
 
 from flows.outcomes import submission_tag
 from flows.submission import follow_submission, supersede_lost_runs
@@ -41,9 +45,41 @@ MAX_POLL_BACKOFF = 30.0
 MAX_FOLLOW_BACKOFF = 30.0
 
 
+def lost_contact(exc: BaseException | None) -> bool:
+    """Whether `exc` came from talking to the Prefect server (or its concurrency slots) rather than
+    from the submission: such a run failed for want of Prefect, not for anything about the form."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(
+            exc, (httpx.TransportError, ConnectionError, TimeoutError, ConcurrencySlotAcquisitionError)
+        ):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+async def untracked_reason(state: State) -> str | None:
+    """Why a run's final state does not stand for the submission's outcome (None: it does).
+
+    A run fails for the submission's sake only when the services gave up on a stage (or a stage ran
+    out of time); a run that failed because the Prefect server was away while it ran is run again."""
+    if state.is_crashed():
+        return "the run crashed"
+    if not state.is_failed():
+        return None
+    try:
+        cause = await state.aresult(raise_on_failure=False)
+    except Exception as exc:  # the failure itself cannot be read back: the run was not tracked
+        return f"the run's failure cannot be read: {exc!r}"
+    if isinstance(cause, BaseException) and lost_contact(cause):
+        return f"the run failed while the Prefect server was away: {cause!r}"
+    return None
+
+
 async def follow_until_reported(submission_id: str, source: str) -> None:
     """Run the submission's flow until Prefect holds its final state (re-running it while Prefect is away)."""
-    failures = 0
+    failures, untracked = 0, list[UUID | None]()
     while True:
         try:
             with tags(submission_tag(submission_id)):  # the same tag as the runs of its reviews
@@ -51,10 +87,13 @@ async def follow_until_reported(submission_id: str, source: str) -> None:
         except Exception as exc:  # creating or reporting the run failed: the Prefect API is unreachable
             state, error = None, repr(exc)
         else:
-            error = "the run crashed" if state.is_crashed() else None
+            error = await untracked_reason(state)
         if state is not None and error is None:
-            await supersede_lost_runs(submission_id, source, state.state_details.flow_run_id)
+            current = state.state_details.flow_run_id
+            await supersede_lost_runs(submission_id, source, current, untracked)
             return
+        if state is not None:  # it ended, not for the submission's sake: the run that reports supersedes it
+            untracked.append(state.state_details.flow_run_id)
         failures += 1
         delay = min(MAX_FOLLOW_BACKOFF, 2.0**failures)
         log.warning(

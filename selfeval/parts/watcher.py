@@ -44,7 +44,9 @@ async def orphaned_flow_runs() -> list[tuple[str, str]]:
     """Submissions whose flow run a dead watcher left unfinished in Prefect; stale watcher runs closed."""
     try:
         stale_watchers = await unfinished_runs(watch_bucket.name)
-        await mark_crashed(stale_watchers, "the watcher process stopped; a new watcher run replaced it")
+        await mark_crashed(
+            [r.id for r in stale_watchers], "the watcher process stopped; a new watcher run replaced it"
+        )
         runs = await unfinished_runs(follow_submission.name)
     except Exception as exc:
         log.warning("could not read unfinished flow runs", error=repr(exc))

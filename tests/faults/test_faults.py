@@ -134,6 +134,10 @@ def test_prefect_server_down_for_a_while_drops_nothing_and_flow_runs_are_reconci
 ) -> None:
     before = drop(inbox(system), fresh_scans(scans_dir, 2, "prefect-before"))
     wait_for(lambda: any_in_stage(system.nats_url, before, Stage.ocr, StageState.running), 120, "ocr")
+    # Their flow runs are in flight when the server dies: those are the runs Prefect loses track of.
+    wait_for(
+        lambda: all("RUNNING" in _runs_by_submission(system).get(i, []) for i in before), 60, "runs in flight"
+    )
     (prefect,) = part_processes(system.process.pid, "prefect")
     kill_9(prefect)
     during = drop(inbox(system), fresh_scans(scans_dir, 2, "prefect-during"))
@@ -148,7 +152,12 @@ def test_prefect_server_down_for_a_while_drops_nothing_and_flow_runs_are_reconci
         done = all(runs.get(i, []).count("COMPLETED") == 1 for i in ids)
         return runs if done else None
 
-    runs = wait_for(reconciled, 180, "one completed flow run per submission", every=3)
+    try:
+        runs = wait_for(reconciled, 180, "one completed flow run per submission", every=3)
+    except TimeoutError as exc:
+        seen = {i[:12]: states for i, states in _runs_by_submission(system).items() if i in ids}
+        watcher_log = (system.home / "logs" / "watcher.log").read_text(errors="replace")[-4000:]
+        raise AssertionError(f"{exc}; runs seen: {seen}\n--- watcher.log\n{watcher_log}") from exc
     for submission_id in ids:  # any earlier, lost run of the same submission is marked crashed
         assert set(runs[submission_id]) <= {"COMPLETED", "CRASHED"}, runs[submission_id]
 
