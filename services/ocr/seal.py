@@ -46,6 +46,8 @@ OVAL_MIN_MM, OVAL_MAX_MM = 17.0, 26.0
 """half the length of an oval seal"""
 SPECK_AREA = 6
 """pixels (at 100 dpi) a dot of a dotted seal, or of the print's punctuation, covers at most"""
+LIGHT_STROKE_AREA = 25
+"""pixels (at 100 dpi) a light piece of print hanging from its dark strokes covers at most"""
 CROWDED_SPECKS = 2
 """a speck with this many others about a stroke gap away is one of a dotted seal's"""
 INNER_RING_MM = 4.0
@@ -542,7 +544,9 @@ class SealInk:
     """grey page pixels to whiten (uint8, 255): the seal's ink, but never print or its soft edges"""
 
 
-def seal_ink(grey: np.ndarray, ink: np.ndarray, seals: list[Seal], dpi: int) -> SealInk:
+def seal_ink(
+    grey: np.ndarray, ink: np.ndarray, seals: list[Seal], dpi: int, rulings: np.ndarray | None = None
+) -> SealInk:
     """The ink inside the seals that is the seal's own: markedly lighter than the print around it.
 
     Darkness is judged on the darkest pixel nearby, so a print stroke's soft edge counts as print. It
@@ -560,6 +564,10 @@ def seal_ink(grey: np.ndarray, ink: np.ndarray, seals: list[Seal], dpi: int) -> 
         cv2.erode(
             cv2.GaussianBlur(grey, (0, 0), dpi / 200), cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
         ),
+    )
+    # Dark ink that may hold up light print: not the rulings, which seal strokes cross everywhere.
+    print_ink = (
+        ink > 0 if rulings is None else (ink > 0) & (cv2.dilate(rulings, np.ones((3, 3), np.uint8)) == 0)
     )
     discs = np.zeros(ink.shape, dtype=bool)
     for seal in seals:
@@ -579,6 +587,7 @@ def seal_ink(grey: np.ndarray, ink: np.ndarray, seals: list[Seal], dpi: int) -> 
         if usable:
             (threshold, _), view = max(usable, key=lambda item: item[0][1])
             lighter = disc & (view > threshold)
+            lighter &= ~_light_print(lighter & (ink > 0), disc & print_ink & ~lighter, dpi)
             taken[lighter & (ink > 0)] = 255
             paper[lighter] = 255
             # A dotted ring as dark as the print: its dots leave the page too, the print it crosses
@@ -590,6 +599,24 @@ def seal_ink(grey: np.ndarray, ink: np.ndarray, seals: list[Seal], dpi: int) -> 
         taken[dots] = 255
         _whiten(paper, dots)
     return SealInk(taken, paper)
+
+
+def _light_print(light: np.ndarray, dark: np.ndarray, dpi: int) -> np.ndarray:
+    """Light ink that is part of the print: a piece no larger than a stroke that runs on from dark print.
+
+    A thin stroke fades as it thins (the diagonal of a 楷体 4, the tail of a 仿宋 stroke) and may be as
+    light as the seal, but it hangs from the dark print it belongs to. Where a seal's stroke crosses the
+    print, it runs on far beyond it: too large a piece to be kept.
+    """
+    dark = _specks(dark, dpi, SPECK_AREA * 2) ^ dark  # print's strokes, not a seal's dark specks
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(light.astype(np.uint8), connectivity=8)
+    touching = np.zeros(count, dtype=bool)
+    touching[
+        np.unique(labels[(cv2.dilate(dark.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & light])
+    ] = True
+    keep = touching & (stats[:, cv2.CC_STAT_AREA] <= (dpi / 100) ** 2 * LIGHT_STROKE_AREA)
+    keep[0] = False
+    return keep[labels]
 
 
 def _whiten(paper: np.ndarray, dots: np.ndarray) -> None:
@@ -676,7 +703,7 @@ def without_seals(clean: CleanPage, rulings: Rulings, dpi: int) -> tuple[CleanPa
     seals = find_seals(cv2.bitwise_and(clean.ink, cv2.bitwise_not(both)), dpi, both)
     if not seals:
         return clean, rulings, seals
-    found = seal_ink(clean.grey, clean.ink, seals, dpi)
+    found = seal_ink(clean.grey, clean.ink, seals, dpi, both)
     kept = _rulings_beyond(rulings, seals) > 0
     found.ink[kept] = 0
     found.paper[kept] = 0

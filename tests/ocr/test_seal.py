@@ -16,7 +16,7 @@ from scangen import scan_forms
 from scangen.fixtures import REAL_FORMS, load_fixture
 from services.ocr.cleanup import CleanPage, clean_page
 from services.ocr.grid import ruling_masks
-from services.ocr.seal import Seal, find_seals, without_seals
+from services.ocr.seal import Seal, find_seals, seal_ink, without_seals
 
 pytestmark = pytest.mark.unit
 
@@ -144,3 +144,32 @@ def test_a_double_ring_seal_loses_both_rings(mode: str) -> None:
     inner_radius, inner_width = found.inner_rings[0]
     assert found.radius - 5 * found.ring_width < inner_radius < found.radius - found.ring_width / 2
     assert inner_width <= found.ring_width
+
+
+def test_a_light_stroke_hanging_from_the_print_under_a_grey_seal_stays() -> None:
+    """A thin stroke fades as it thins (the diagonal of a 楷体 4) and can be as light as a grey seal;
+    it stays on the page because it runs on from its dark print, while the seal's strokes, as light but
+    far longer, and the seal's own strokes that cross the print, leave it."""
+    grey = np.full((700, 700), 255, np.uint8)
+    for x in range(40, 660, 20):  # print elsewhere on the page: its darkness is the print's
+        cv2.line(grey, (x, 20), (x, 50), 20, 3)
+        cv2.line(grey, (x, 650), (x, 680), 20, 3)
+    seal = Seal(x=350, y=350, radius=150, ring_width=10)
+    cv2.circle(grey, (350, 350), 145, 120, 10)  # the ring, mid-grey (a red seal scanned grey)
+    cv2.line(grey, (260, 300), (440, 300), 120, 8)  # a letter's stroke
+    cv2.line(grey, (290, 430), (430, 430), 120, 8)  # one that crosses the print
+    cv2.line(grey, (350, 360), (350, 440), 20, 3)  # the print: a 4's upright, dark…
+    cv2.line(grey, (349, 362), (330, 400), 160, 2)  # …and its diagonal, thin and light
+    ink = np.where(grey < 200, np.uint8(255), np.uint8(0))
+
+    found = seal_ink(grey, ink, [seal], 200)
+
+    diagonal = np.zeros_like(grey)
+    cv2.line(diagonal, (347, 366), (332, 397), 255, 1)
+    assert not (found.paper[diagonal > 0] > 0).any(), "the 4's light diagonal was whitened"
+    assert (found.paper[300, 270:430] > 0).all(), "the seal's letter stroke stayed"
+    assert (found.paper[430, 300:340] > 0).all(), "the crossing stroke stayed left of the print"
+    assert (found.paper[430, 360:420] > 0).all(), "the crossing stroke stayed right of the print"
+    upright = np.zeros_like(grey)
+    cv2.line(upright, (350, 360), (350, 440), 255, 1)
+    assert not (found.paper[upright > 0] > 0).any(), "the dark print was whitened"
