@@ -53,8 +53,9 @@ CROWDED_SPECKS = 2
 INNER_RING_MM = 4.0
 """how far inside the rim a double ring's inner line may run"""
 CLIMB_PIXELS = 8_000
-SHAPE_SWEEP_ASPECTS = (1.2, 1.35, 1.5, 1.65, 1.8)
 """ink pixels enough to tell the sharpest ring near a hit"""
+SHAPE_SWEEP_ASPECTS = (1.2, 1.35, 1.5, 1.65, 1.8)
+"""lengths over breadths an oval found by the coarse search is tried in again, at its centre"""
 OVAL_COARSE_DPI = 12.5
 """the ovals' search, many shapes more than the round one, runs on a copy twice as coarse"""
 
