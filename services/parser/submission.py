@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 from selfeval.contract import (
     Check,
@@ -15,7 +17,7 @@ from selfeval.contract import (
     defaults,
 )
 from selfeval.contract.ocr import Page, PageTables
-from selfeval.contract.paths import funding_path, indicator_path
+from selfeval.contract.paths import funding_path, indicator_path, path_steps
 from selfeval.contract.record import FIELD_CONFIDENCE, FIELD_READABLE
 from services.parser.labels import Label, contains_label
 from services.parser.reading import FieldSource, FormReader, FormReading, Place
@@ -88,6 +90,51 @@ def confidence_severity(path: str) -> Severity:
     return Severity.warning if prose else Severity.error
 
 
+# A form prints its figures one way: when nearly all of them show two decimals, one without them is a
+# reading that lost its decimal point (180.12 read as 18012, a seal's dot over the point), not a figure
+# printed so. At least this many figures with two decimals, and at most this share without.
+TWO_DECIMAL_FORM_FIGURES = 10
+MOST_BARE_SHARE = Decimal("0.1")
+
+
+def lost_decimal_checks(reading: FormReading) -> list[Check]:
+    """A figure read without the two decimals the form's other figures print: doubtful, never verified.
+
+    The reading is kept as read; the field is named so a reviewer looks at it, and the arithmetic does
+    not build a suggestion on it."""
+    figures = {
+        path: value for path in reading.sources if isinstance(value := _value_at(reading.form, path), Decimal)
+    }
+    bare = [path for path, value in figures.items() if value.as_tuple().exponent != -2]
+    if len(figures) - len(bare) < TWO_DECIMAL_FORM_FIGURES or len(bare) > MOST_BARE_SHARE * len(figures):
+        return []
+    return [
+        Check(
+            rule=FIELD_CONFIDENCE,
+            severity=Severity.error,
+            status=CheckStatus.failed,
+            message=f"{path} read as {figures[path]} without the two decimals the form's other figures "
+            f"print: its decimal point may be lost ({reading.sources[path].raw!r})",
+            expected="a figure with two decimals",
+            found=str(figures[path]),
+            fields=[path],
+        )
+        for path in bare
+    ]
+
+
+def _value_at(form: object, path: str) -> object:
+    """The value at a record path ("form.funding.total.score", "form.indicators[3].weight"), if any."""
+    value: Any = form
+    for step, index in path_steps(path):
+        value = getattr(value, step, None)
+        if index is not None:
+            value = value[index] if isinstance(value, list) and index < len(value) else None
+        if value is None:
+            return None
+    return value
+
+
 def readability_checks(reading: FormReading, min_confidence: float) -> list[Check]:
     """A required field that is missing, unreadable or read with low confidence: named, never guessed."""
     checks = []
@@ -121,6 +168,7 @@ def readability_checks(reading: FormReading, min_confidence: float) -> list[Chec
                     fields=[path],
                 )
             )
+    checks += lost_decimal_checks(reading)
     if not reading.form.indicators:
         checks.append(
             Check(

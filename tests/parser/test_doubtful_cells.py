@@ -3,6 +3,9 @@ read. The first must not cost the grade; the second must never be verified."""
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+
 import pytest
 
 from scangen import scan_forms
@@ -215,4 +218,34 @@ def test_labels_read_in_traditional_characters_are_matched() -> None:
         cell_reading(read, simplified).text = traditional
     record = scored(read)
     assert record.form.model_dump() == scored(tables()).form.model_dump()
+    assert record.status is Status.verified, record.reason
+
+
+def _set_text(cell: Cell, text: str) -> None:
+    cell.text = text
+    for line in cell.lines:
+        line.text = text
+
+
+def test_a_figure_read_without_the_decimals_the_form_prints_is_doubtful() -> None:
+    # A seal's dot over the decimal point: 100.00 read, surely, as 10000.
+    read = tables()
+    total_weight = total_weight_cell(read)
+    _set_text(total_weight, "10000")
+    record = scored(read)
+    assert record.form.total_weight == Decimal("10000")  # kept as read, never changed
+    assert "form.total_weight" in failing(record, "field_confidence")
+    assert record.status is Status.needs_review
+    # What the weights imply is offered, not built on the doubtful figure.
+    assert record.provenance.suggestions["form.total_weight"].value == "100.00"
+
+
+def test_a_form_that_prints_its_figures_without_decimals_is_not_doubted_for_it() -> None:
+    read = tables()
+    for cell in cells(read):
+        if re.fullmatch(r"\d+\.00", cell.text):
+            _set_text(cell, cell.text[:-3])
+    record = scored(read)
+    assert record.form.total_weight == Decimal("100")
+    assert not failing(record, "field_confidence")
     assert record.status is Status.verified, record.reason
