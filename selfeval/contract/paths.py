@@ -4,6 +4,7 @@ field of the record, e.g. `form.funding.total.executed` or `form.indicators[3].s
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _STEP = re.compile(r"(?P<name>\w+)(?:\[(?P<index>\d+)\])?")
 
@@ -39,3 +40,22 @@ def path_steps(path: str) -> list[tuple[str, int | None]]:
             raise ValueError("no such field in the record")
         steps.append((match["name"], None if match["index"] is None else int(match["index"])))
     return steps
+
+
+def value_at(form: dict[str, Any], path: str) -> Any:
+    """The value a record path (`form.indicators[3].score`) names in a dumped form; None when it is
+    empty or names nothing."""
+    try:
+        steps = path_steps(path)
+    except ValueError:
+        return None
+    node: Any = form
+    for name, index in steps:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(name)
+        if index is not None:
+            if not isinstance(node, list) or index >= len(node):
+                return None
+            node = node[index]
+    return node

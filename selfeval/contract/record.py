@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
-from selfeval.contract.paths import path_steps
+from selfeval.contract.paths import value_at
 
 SCHEMA_VERSION = "1.1"
 """1.1: `record_version`, the `confirmed` status, and provenance `field_locations`, `suggestions`,
@@ -279,7 +279,7 @@ class Record(_Model):
                 continue
             if check.status is CheckStatus.skipped:
                 form = form if form is not None else self.form.model_dump()
-                seen.update(dict.fromkeys(path for path in check.fields if _value_at(form, path) is None))
+                seen.update(dict.fromkeys(path for path in check.fields if value_at(form, path) is None))
             else:
                 seen.update(dict.fromkeys(check.fields))
         return list(seen)
@@ -298,25 +298,6 @@ class Record(_Model):
             reason=reason,
             form=form,
         )
-
-
-def _value_at(form: dict[str, Any], path: str) -> Any:
-    """The value a record path (`form.indicators[3].score`) names in a dumped form; None when it is
-    empty or names nothing."""
-    try:
-        steps = path_steps(path)
-    except ValueError:
-        return None
-    node: Any = form
-    for name, index in steps:
-        if not isinstance(node, dict):
-            return None
-        node = node.get(name)
-        if index is not None:
-            if not isinstance(node, list) or index >= len(node):
-                return None
-            node = node[index]
-    return node
 
 
 def record_id_for(submission_sha256: str | None, first_page: int | None, form: Form) -> str:

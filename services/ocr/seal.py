@@ -567,9 +567,7 @@ def seal_ink(
         ),
     )
     # Dark ink that may hold up light print: not the rulings, which seal strokes cross everywhere.
-    print_ink = (
-        ink > 0 if rulings is None else (ink > 0) & (cv2.dilate(rulings, np.ones((3, 3), np.uint8)) == 0)
-    )
+    print_ink = ink > 0 if rulings is None else (ink > 0) & ~_with_neighbours(rulings > 0)
     discs = np.zeros(ink.shape, dtype=bool)
     for seal in seals:
         discs |= seal.disc(ink.shape, margin=seal.ring_width) > 0
@@ -612,9 +610,7 @@ def _light_print(light: np.ndarray, dark: np.ndarray, dpi: int) -> np.ndarray:
     dark = _specks(dark, dpi, SPECK_AREA * 2) ^ dark  # print's strokes, not a seal's dark specks
     count, labels, stats, _ = cv2.connectedComponentsWithStats(light.astype(np.uint8), connectivity=8)
     touching = np.zeros(count, dtype=bool)
-    touching[
-        np.unique(labels[(cv2.dilate(dark.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & light])
-    ] = True
+    touching[np.unique(labels[_with_neighbours(dark) & light])] = True
     keep = touching & (stats[:, cv2.CC_STAT_AREA] <= (dpi / 100) ** 2 * LIGHT_STROKE_AREA)
     keep[0] = False
     return keep[labels]
@@ -622,7 +618,12 @@ def _light_print(light: np.ndarray, dark: np.ndarray, dpi: int) -> np.ndarray:
 
 def _whiten(paper: np.ndarray, dots: np.ndarray) -> None:
     """Mark dots for whitening on the grey page, with the pixel around each (their soft edge)."""
-    paper[cv2.dilate(dots.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0] = 255
+    paper[_with_neighbours(dots)] = 255
+
+
+def _with_neighbours(mask: np.ndarray) -> np.ndarray:
+    """The pixels of a boolean mask and the eight around each."""
+    return cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
 
 
 def _specks(ink: np.ndarray, dpi: int, area: float) -> np.ndarray:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from selfeval.contract import (
     Check,
@@ -17,7 +16,7 @@ from selfeval.contract import (
     defaults,
 )
 from selfeval.contract.ocr import Page, PageTables
-from selfeval.contract.paths import funding_path, indicator_path, path_steps
+from selfeval.contract.paths import funding_path, indicator_path, value_at
 from selfeval.contract.record import FIELD_CONFIDENCE, FIELD_READABLE
 from services.parser.labels import Label, contains_label
 from services.parser.reading import FieldSource, FormReader, FormReading, Place
@@ -102,9 +101,8 @@ def lost_decimal_checks(reading: FormReading) -> list[Check]:
 
     The reading is kept as read; the field is named so a reviewer looks at it, and the arithmetic does
     not build a suggestion on it."""
-    figures = {
-        path: value for path in reading.sources if isinstance(value := _value_at(reading.form, path), Decimal)
-    }
+    form = reading.form.model_dump()  # figures keep the decimals they were read with
+    figures = {path: value for path in reading.sources if isinstance(value := value_at(form, path), Decimal)}
     bare = [path for path, value in figures.items() if value.as_tuple().exponent != -2]
     if len(figures) - len(bare) < TWO_DECIMAL_FORM_FIGURES or len(bare) > MOST_BARE_SHARE * len(figures):
         return []
@@ -121,18 +119,6 @@ def lost_decimal_checks(reading: FormReading) -> list[Check]:
         )
         for path in bare
     ]
-
-
-def _value_at(form: object, path: str) -> object:
-    """The value at a record path ("form.funding.total.score", "form.indicators[3].weight"), if any."""
-    value: Any = form
-    for step, index in path_steps(path):
-        value = getattr(value, step, None)
-        if index is not None:
-            value = value[index] if isinstance(value, list) and index < len(value) else None
-        if value is None:
-            return None
-    return value
 
 
 def readability_checks(reading: FormReading, min_confidence: float) -> list[Check]:
