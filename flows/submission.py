@@ -142,13 +142,12 @@ def summary_markdown(
         "",
         f"submission `{state.submission_id}`",
         "",
-        "| project | status | failing rules | record |",
+        "| project | status | why | record |",
         "| --- | --- | --- | --- |",
     ]
     for record in records:
-        detail = (
-            record.reason if record.status is Status.rejected else ", ".join(record.failing_rules()) or "-"
-        )
+        # The scorer's reason tells failed rules from those that could not run for want of a reading.
+        detail = record.reason or ", ".join(record.failing_rules()) or "-"
         lines.append(
             f"| {record.form.project_name or '-'} | {record.status} | {detail} | `{record.record_id}` |"
         )

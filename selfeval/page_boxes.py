@@ -38,10 +38,13 @@ def marks_for(records: Iterable[Record], page: int, min_confidence: float) -> li
     for record in records:
         locations = record.provenance.field_locations
         needing_review = record.fields_needing_review()
+        provenance = record.provenance
         unsure = [
             path
-            for path, confidence in record.provenance.field_confidence.items()
-            if confidence < min_confidence and path not in needing_review
+            for path in provenance.field_confidence
+            if (confidence := provenance.reading_confidence(path)) is not None
+            and confidence < min_confidence
+            and path not in needing_review
         ]
         doubtful += [Mark(at.box, DOUBTFUL) for at in _on_page(locations, unsure, page)]
         failing += [Mark(at.box, FAILING) for at in _on_page(locations, needing_review, page)]

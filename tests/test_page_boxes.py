@@ -50,6 +50,22 @@ def test_failing_fields_are_red_doubtful_ones_amber_and_only_those_of_the_page()
     assert marks_for([record], 1, 0.3) == []  # 0.5 is sure enough when the minimum is 0.3
 
 
+def test_a_value_a_reviewer_typed_is_not_boxed_for_the_ocr_doubt_about_the_old_one() -> None:
+    from datetime import UTC, datetime
+
+    from selfeval.contract.record import Correction
+
+    record = a_record()
+    record.provenance.corrections = [
+        Correction(
+            path="form.project_name", old="x", new="y", reviewer="alice", at=datetime.now(UTC), version=2
+        )
+    ]
+    assert marks_for([record], 1, 0.8) == []
+    assert record.provenance.reading_confidence("form.project_name") is None
+    assert record.provenance.reading_confidence("form.total_score") == 0.4
+
+
 def test_a_box_is_drawn_where_its_fractions_put_it() -> None:
     page = Image.new("L", (1000, 2000), 255)
     buffer = io.BytesIO()

@@ -55,6 +55,28 @@ def test_fields_needing_review_are_those_of_failed_error_checks_and_what_skipped
     assert record.fields_needing_review() == ["form.total_score", "form.grade", "form.funding.total.score"]
 
 
+def test_rules_that_could_not_run_are_told_from_those_that_failed() -> None:
+    from selfeval.contract import Check, CheckStatus, Form, Funding, FundingRow, Record, Severity
+
+    def check(rule: str, status: CheckStatus, severity: Severity = Severity.error) -> Check:
+        return Check(rule=rule, severity=severity, status=status, message="m", fields=["form.grade"])
+
+    empty = FundingRow()
+    funding = Funding(total=empty, current_year_appropriation=empty, carryover=empty, other=empty)
+    record = Record(
+        form=Form(funding=funding),
+        checks=[
+            check("total_score", CheckStatus.failed),
+            check("grade", CheckStatus.skipped),
+            check("field_readable", CheckStatus.failed),
+            check("field_readable", CheckStatus.skipped),  # failed elsewhere: it failed
+            check("default_weights", CheckStatus.skipped, Severity.warning),
+        ],
+    )
+    assert record.failing_rules() == ["field_readable", "grade", "total_score"]
+    assert record.unchecked_rules() == ["grade"]
+
+
 def test_record_paths_are_read_one_way() -> None:
     from selfeval.contract.paths import path_steps
 

@@ -234,6 +234,13 @@ class Provenance(_Model):
     corrections: list[Correction] = Field(default_factory=list, description="review history, oldest first")
     confirmations: list[Confirmation] = Field(default_factory=list)
 
+    def reading_confidence(self, path: str) -> float | None:
+        """The OCR's confidence in the value at `path`, or None where there is no reading behind it: a
+        value a reviewer typed is no longer the OCR's (its old confidence stays in `field_confidence`)."""
+        if any(correction.path == path for correction in self.corrections):
+            return None
+        return self.field_confidence.get(path)
+
 
 class Record(_Model):
     record_id: str | None = Field(
@@ -261,6 +268,13 @@ class Record(_Model):
                 if c.severity is Severity.error and c.status is not CheckStatus.passed
             }
         )
+
+    def unchecked_rules(self) -> list[str]:
+        """Of `failing_rules`, those that did not fail but could not run: an input they read is missing."""
+        failed = {
+            c.rule for c in self.checks if c.severity is Severity.error and c.status is CheckStatus.failed
+        }
+        return [rule for rule in self.failing_rules() if rule not in failed]
 
     def identity(self) -> str:
         """The record id its submission and first page give (`record_id_for`)."""

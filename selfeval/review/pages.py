@@ -107,7 +107,7 @@ def field_views(record: Record, min_confidence: float) -> tuple[list[FieldView],
     values = dict(editable_fields(record.form))
 
     def view(path: str) -> FieldView:
-        confidence = provenance.field_confidence.get(path)
+        confidence = provenance.reading_confidence(path)
         return FieldView(
             path=path,
             label=field_label(path, record),

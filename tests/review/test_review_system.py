@@ -95,7 +95,7 @@ def test_a_reviewer_settles_a_real_scan_in_the_browser(
     screenshots = tmp_path / "screens"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 950}, locale="zh-CN")
+        page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
         page.goto(running.api_url + "/review")
         page.get_by_label("令牌").fill(token)
         page.get_by_role("button", name="登录").click()
@@ -104,6 +104,11 @@ def test_a_reviewer_settles_a_real_scan_in_the_browser(
         page.screenshot(path=str(screenshots / "queue.png"), full_page=True)
         page.locator(f'a[href="/review/{record.record_id}"]').click()
         expect(page.get_by_test_id("status")).to_have_text("待复核")
+        page.wait_for_load_state("networkidle")
+        # The first field takes the focus and its box is shown in the scan pane; the page itself stays
+        # where it opened, with its title and buttons in sight.
+        expect(page.locator(".highlight:not([hidden])")).to_have_count(1)
+        assert page.evaluate("window.scrollY") == 0
         page.get_by_role("button", name="认领").click()
         expect(page.get_by_test_id("claim")).to_have_text("已由您认领")
         page.wait_for_load_state("networkidle")
@@ -125,6 +130,7 @@ def test_a_reviewer_settles_a_real_scan_in_the_browser(
         page.get_by_test_id("save").click()
         expect(page.get_by_test_id("message")).to_contain_text("已核验")
         expect(page.get_by_test_id("status")).to_have_text("已核验")
+        expect(page.locator(".settled")).to_have_text("此记录已核验，无需复核。")
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(screenshots / "verified.png"), full_page=True)
         browser.close()

@@ -88,7 +88,19 @@
       left: `${x0 * 100}%`, top: `${y0 * 100}%`, width: `${(x1 - x0) * 100}%`, height: `${(y1 - y0) * 100}%`,
     });
     box.hidden = false;
-    box.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    reveal(box);
+  }
+
+  // Only the scan pane scrolls to a field's box: scrolling the window too would push the page's
+  // header and buttons away each time a field takes the focus.
+  function reveal(box) {
+    const pane = box.closest(".scan");
+    if (!pane || pane.scrollHeight <= pane.clientHeight) return;
+    const paneRect = pane.getBoundingClientRect();
+    const boxRect = box.getBoundingClientRect();
+    if (boxRect.top >= paneRect.top && boxRect.bottom <= paneRect.bottom) return;
+    const offset = boxRect.top - paneRect.top - (pane.clientHeight - boxRect.height) / 2;
+    pane.scrollBy({ top: offset, behavior: "smooth" });
   }
 
   inputs.forEach((input, index) => {
@@ -130,5 +142,5 @@
 
   enable("#corrections button");
   const first = inputs[0];
-  if (first) first.focus();
+  if (first) first.focus({ preventScroll: true });
 })();
