@@ -48,6 +48,8 @@ SPECK_AREA = 6
 """pixels (at 100 dpi) a dot of a dotted seal, or of the print's punctuation, covers at most"""
 LIGHT_STROKE_AREA = 25
 """pixels (at 100 dpi) a light piece of print hanging from its dark strokes covers at most"""
+PRINT_ACROSS_RING = 0.35
+"""how much darker than the split (as a share of print to seal) print on a lighter ring must be to stay"""
 CROWDED_SPECKS = 2
 """a speck with this many others about a stroke gap away is one of a dotted seal's"""
 INNER_RING_MM = 4.0
@@ -554,8 +556,8 @@ def seal_ink(
     is judged twice: on the page as it is (a grey seal is lighter than print), and smoothed (the dots
     of a dotted 1-bit seal turn grey, solid print stays dark); the view that parts the ink in the seal
     more clearly into print and seal decides. Where neither does (a seal as dark as the print), only
-    the ring itself is taken. The ring always leaves the ink map, whatever its darkness: left in, it
-    would join the print it crosses into lines of its own.
+    the ring itself is taken. The ring leaves the ink map whatever its darkness (left in, it would
+    join the print it crosses into lines of its own); only print a lighter ring runs through stays.
     """
     taken, paper = np.zeros_like(ink), np.zeros_like(ink)
     if not seals:
@@ -584,11 +586,16 @@ def seal_ink(
         ]
         usable = [(split, view) for split, view in splits if split is not None]
         if usable:
-            (threshold, _), view = max(usable, key=lambda item: item[0][1])
+            (threshold, apart), view = max(usable, key=lambda item: item[0][1])
             lighter = disc & (view > threshold)
             lighter &= ~_light_print(lighter & (ink > 0), disc & print_ink & ~lighter, dpi)
             taken[lighter & (ink > 0)] = 255
             paper[lighter] = 255
+            if (on_ring & lighter).sum() > 0.5 * on_ring.sum():
+                # A ring lighter than the print: the print it runs through stays whole in the ink map
+                # (a 4 the rim crosses). A 1-bit seal's ring is as dark as the print and goes whole.
+                print_dark = disc & (ink > 0) & (view <= threshold - PRINT_ACROSS_RING * apart)
+                taken[on_ring & _print_across(print_dark, dpi)] = 0
             # A dotted ring as dark as the print: its dots leave the page too, the print it crosses
             # (strokes, not dots) stays.
             _whiten(paper, on_ring & _specks(here, dpi, SPECK_AREA * 2))
@@ -612,6 +619,15 @@ def _light_print(light: np.ndarray, dark: np.ndarray, dpi: int) -> np.ndarray:
     touching = np.zeros(count, dtype=bool)
     touching[np.unique(labels[_with_neighbours(dark) & light])] = True
     keep = touching & (stats[:, cv2.CC_STAT_AREA] <= (dpi / 100) ** 2 * LIGHT_STROKE_AREA)
+    keep[0] = False
+    return keep[labels]
+
+
+def _print_across(dark: np.ndarray, dpi: int) -> np.ndarray:
+    """Dark ink in a seal whose ring is lighter than the print: pieces as large as a stroke are print
+    the ring crosses (a 4 the rim runs through), not the ring's own ink, which is lighter."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(dark.astype(np.uint8), connectivity=8)
+    keep = stats[:, cv2.CC_STAT_AREA] > (dpi / 100) ** 2 * LIGHT_STROKE_AREA
     keep[0] = False
     return keep[labels]
 

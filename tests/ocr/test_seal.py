@@ -146,6 +146,34 @@ def test_a_double_ring_seal_loses_both_rings(mode: str) -> None:
     assert inner_width <= found.ring_width
 
 
+def test_print_a_lighter_ring_runs_through_stays_whole_in_the_ink_map() -> None:
+    """The rim of a grey seal can run right through a figure (the 4 of 4.00): the rim leaves the ink
+    map, the dark print on it stays there, or the line around the figure is cut short of the 4."""
+    grey = np.full((700, 700), 255, np.uint8)
+    for x in range(40, 660, 20):  # print elsewhere on the page: its darkness is the print's
+        cv2.line(grey, (x, 20), (x, 50), 20, 3)
+        cv2.line(grey, (x, 650), (x, 680), 20, 3)
+    seal = Seal(x=350, y=350, radius=150, ring_width=10)
+    cv2.circle(grey, (350, 350), 150, 120, 10)  # the ring, mid-grey
+    cv2.line(grey, (260, 300), (440, 300), 120, 8)  # a letter's stroke
+    four = np.zeros_like(grey)  # a 4 standing on the rim's left, within the ring's width
+    cv2.line(four, (196, 338), (196, 362), 255, 3)
+    cv2.line(four, (196, 338), (188, 354), 255, 3)
+    cv2.line(four, (186, 354), (204, 354), 255, 3)
+    grey[four > 0] = 20
+    ink = np.where(grey < 200, np.uint8(255), np.uint8(0))
+
+    found = seal_ink(grey, ink, [seal], 200)
+
+    assert not (found.ink[four > 0] > 0).any(), "the 4 left the ink map with the ring"
+    assert not (found.paper[four > 0] > 0).any(), "the 4 was whitened"
+    rim = np.zeros_like(grey)
+    cv2.circle(rim, (350, 350), 150, 255, 10)
+    rim_elsewhere = (rim > 0) & (four == 0)
+    rim_elsewhere[300:400, 150:250] = False
+    assert (found.ink[rim_elsewhere] > 0).mean() > 0.95, "the rim stayed in the ink map"
+
+
 def test_a_light_stroke_hanging_from_the_print_under_a_grey_seal_stays() -> None:
     """A thin stroke fades as it thins (the diagonal of a 楷体 4) and can be as light as a grey seal;
     it stays on the page because it runs on from its dark print, while the seal's strokes, as light but
