@@ -59,6 +59,7 @@ class QueueItem(BaseModel):
     project_name: str | None
     implementing_unit: str | None
     failing_rules: list[str]
+    unchecked_rules: list[str] = Field(description="of the failing rules, those that could not run")
     fields_needing_review: list[str]
     received_at: datetime | None
     claimed_by: str | None
@@ -154,6 +155,7 @@ def review_router(desk: Callable[[], ReviewDesk], reviewers: ReviewerDirectory) 
                 project_name=entry.record.form.project_name,
                 implementing_unit=entry.record.form.implementing_unit,
                 failing_rules=entry.record.failing_rules(),
+                unchecked_rules=entry.record.unchecked_rules(),
                 fields_needing_review=entry.record.fields_needing_review(),
                 received_at=entry.received_at,
                 claimed_by=entry.claim.reviewer if entry.claim else None,

@@ -204,10 +204,11 @@ def test_a_claimed_record_is_settled_only_by_its_holder_until_released(desk: Des
     assert desk.post("release", None, who="bob").status_code == 409
     assert desk.files() == before
     (item,) = desk.client.get("/review/queue", headers=auth("bob")).json()
-    assert (item["record_id"], item["claimed_by"], item["failing_rules"]) == (
+    assert (item["record_id"], item["claimed_by"], item["failing_rules"], item["unchecked_rules"]) == (
         desk.id,
         "alice",
         ["total_score"],
+        [],
     )
     assert desk.post("release", None, who="alice").status_code == 204
     assert desk.post("corrections", correction, who="bob").status_code == 200
