@@ -50,6 +50,9 @@ LIGHT_STROKE_AREA = 25
 """pixels (at 100 dpi) a light piece of print hanging from its dark strokes covers at most"""
 PRINT_ACROSS_RING = 0.35
 """how much darker than the split (as a share of print to seal) print on a lighter ring must be to stay"""
+LIGHTER_RING = 0.5
+"""share of a ring's ink lighter than the split that makes it a ring lighter than the print (grey seals
+show 77–98 %, 1-bit ones as dark as the print 0–3 %)"""
 CROWDED_SPECKS = 2
 """a speck with this many others about a stroke gap away is one of a dotted seal's"""
 INNER_RING_MM = 4.0
@@ -591,7 +594,7 @@ def seal_ink(
             lighter &= ~_light_print(lighter & (ink > 0), disc & print_ink & ~lighter, dpi)
             taken[lighter & (ink > 0)] = 255
             paper[lighter] = 255
-            if (on_ring & lighter).sum() > 0.5 * on_ring.sum():
+            if (on_ring & lighter).sum() > LIGHTER_RING * on_ring.sum():
                 # A ring lighter than the print: the print it runs through stays whole in the ink map
                 # (a 4 the rim crosses). A 1-bit seal's ring is as dark as the print and goes whole.
                 print_dark = disc & (ink > 0) & (view <= threshold - PRINT_ACROSS_RING * apart)
