@@ -353,14 +353,20 @@ def lines_by_region(blobs: Blobs, grids: list[Grid], shape: tuple[int, ...], dpi
     line_height = typical_line_height([row for rows in rows_of.values() for row in rows], dpi)
     pieces = {
         region: [
-            split_wide_gaps(row, blobs.boxes)
+            kept
             for row in split_tall_rows(merge_split_characters(rows, line_height), blobs, line_height)
-            if not is_speck(row, line_height)
+            if not is_speck(row, line_height) and (kept := _text_pieces(row, blobs, line_height))
         ]
         for region, rows in rows_of.items()
     }
     free = pieces.pop(OUTSIDE, [])
     return PageLines({keys[region]: rows for region, rows in pieces.items()}, free, line_height)
+
+
+def _text_pieces(row: LineBox, blobs: Blobs, line_height: float) -> list[LineBox]:
+    """The row's pieces of text. A speck a wide gap away from the print of its row (what is left of a
+    faded seal beyond a unit's name) is no piece of text: read alone, it would become a character."""
+    return [piece for piece in split_wide_gaps(row, blobs.boxes) if not is_speck(piece, line_height)]
 
 
 def typical_line_height(rows: list[LineBox], dpi: int) -> float:

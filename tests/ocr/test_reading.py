@@ -168,3 +168,29 @@ def test_table_without_rulings_falls_back_to_slanet(engine: OcrEngine) -> None:
     table = page.tables[0]
     assert table.n_rows == 4
     assert "培训次数" in {cell.text for cell in table.cells}
+
+
+def test_a_speck_a_wide_gap_beyond_the_print_is_no_character(engine: OcrEngine) -> None:
+    """What a faded seal leaves beyond a unit's name: a dark speck among strokes too faint to be ink.
+    Read as a piece of its own, the speck and the faint strokes around it made a sure 业."""
+    from PIL import Image, ImageDraw
+
+    from scangen import load_font
+
+    image = Image.new("RGB", (1654, 400), "white")
+    draw = ImageDraw.Draw(image)
+    for y in (100, 220, 340):
+        draw.line((100, y, 1550, y), fill="black", width=3)
+    for x in (100, 500, 1550):
+        draw.line((x, 100, x, 340), fill="black", width=3)
+    font = load_font("noto-serif", 34)
+    draw.text((160, 140), "实施单位", font=font, fill="black")
+    draw.text((560, 140), "上海科学技术交流中心", font=font, fill="black")
+    draw.text((160, 260), "项目名称", font=font, fill="black")
+    draw.text((560, 260), "科研基地服务与科技项目管理", font=font, fill="black")
+    draw.text((1280, 135), "业务", font=load_font("noto-serif", 40), fill=(240, 240, 240))
+    draw.rectangle((1300, 158, 1310, 164), fill="black")
+    page = engine.read_image(np.asarray(image)[:, :, ::-1].copy(), 200)
+    texts = {(cell.row, cell.col): cell.text for table in page.tables for cell in table.cells}
+    assert texts[(0, 1)] == "上海科学技术交流中心"
+    assert texts[(1, 1)] == "科研基地服务与科技项目管理"
