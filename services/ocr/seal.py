@@ -597,8 +597,10 @@ def seal_ink(
             if (on_ring & lighter).sum() > LIGHTER_RING * on_ring.sum():
                 # A ring lighter than the print: the print it runs through stays whole in the ink map
                 # (a 4 the rim crosses). A 1-bit seal's ring is as dark as the print and goes whole.
-                print_dark = disc & (ink > 0) & (view <= threshold - PRINT_ACROSS_RING * apart)
-                taken[on_ring & _print_across(print_dark, dpi)] = 0
+                # Ink nearer the print's darkness than the split, in pieces as large as a stroke: the
+                # ring's own ink is lighter.
+                dark = disc & (ink > 0) & (view <= threshold - PRINT_ACROSS_RING * apart)
+                taken[on_ring & dark & ~_specks(dark, dpi, LIGHT_STROKE_AREA)] = 0
             # A dotted ring as dark as the print: its dots leave the page too, the print it crosses
             # (strokes, not dots) stays.
             _whiten(paper, on_ring & _specks(here, dpi, SPECK_AREA * 2))
@@ -622,15 +624,6 @@ def _light_print(light: np.ndarray, dark: np.ndarray, dpi: int) -> np.ndarray:
     touching = np.zeros(count, dtype=bool)
     touching[np.unique(labels[_with_neighbours(dark) & light])] = True
     keep = touching & (stats[:, cv2.CC_STAT_AREA] <= (dpi / 100) ** 2 * LIGHT_STROKE_AREA)
-    keep[0] = False
-    return keep[labels]
-
-
-def _print_across(dark: np.ndarray, dpi: int) -> np.ndarray:
-    """Dark ink in a seal whose ring is lighter than the print: pieces as large as a stroke are print
-    the ring crosses (a 4 the rim runs through), not the ring's own ink, which is lighter."""
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(dark.astype(np.uint8), connectivity=8)
-    keep = stats[:, cv2.CC_STAT_AREA] > (dpi / 100) ** 2 * LIGHT_STROKE_AREA
     keep[0] = False
     return keep[labels]
 
