@@ -60,7 +60,12 @@ INNER_RING_MM = 4.0
 CLIMB_PIXELS = 8_000
 """ink pixels enough to tell the sharpest ring near a hit"""
 SHAPE_SWEEP_ASPECTS = (1.2, 1.35, 1.5, 1.65, 1.8)
-"""lengths over breadths an oval found by the coarse search is tried in again, at its centre"""
+"""lengths over breadths an oval found by the coarse search is tried in again, around its centre"""
+SWEEP_PIXELS = 3_000
+"""ink pixels enough for the sweep of centres and shapes that starts an oval's climb"""
+SWEEP_TURNS = tuple(range(-30, 31, 10))
+"""turns from the coarse search's an oval is swept in (its turns are 15° apart, and a centre a
+coarse pixel off misleads them)"""
 OVAL_COARSE_DPI = 12.5
 """the ovals' search, many shapes more than the round one, runs on a copy twice as coarse"""
 
@@ -346,27 +351,38 @@ def _refine(ink: np.ndarray, rulings: np.ndarray | None, candidate: Candidate, d
     along = np.nonzero(rulings[y0:y1, x0:x1]) if rulings is not None else (np.array([]), np.array([]))
     ruling_ys, ruling_xs = along[0].astype(np.float32) + y0, along[1].astype(np.float32) + x0
     edges = np.arange(lo - 4 * mm, hi + 4 * mm + 1, 1.0)
-    climb = _Climb(xs, ys, edges, max(3, round(1.2 * mm)), lo, hi)
+    # An oval is a seal only at a seal's length: its radius (that of the circle of its area) is looked
+    # for only where its length is one (a small oval fitted to the letters inside the rim is not).
+    lengths = None if stretch.aspect == 1 else ((OVAL_MIN_MM - 1) * mm, (OVAL_MAX_MM + 1) * mm)
+    climb = _Climb(xs, ys, edges, max(3, round(1.2 * mm)), lo, hi, lengths)
 
     def evidence_at(x: float, y: float, shape: Stretch) -> RingEvidence | None:
         u, v = shape.apply(xs - x, ys - y)
-        return ring_evidence(u, v, 0.0, 0.0, edges, lo, hi, mm, shape.apply(ruling_xs - x, ruling_ys - y))
+        least, most = climb.radii(shape)
+        return ring_evidence(
+            u, v, 0.0, 0.0, edges, least, most, mm, shape.apply(ruling_xs - x, ruling_ys - y)
+        )
 
     if stretch.aspect == 1:
         px, py, stretch = climb.to_sharpest(cx, cy, stretch, 2 * slack, 0)
         evidence = evidence_at(px, py, stretch)
     else:
-        # The coarse search's shapes are far apart: the nearest may mislead the climb.
-        stretch = max(
-            (
-                Stretch(aspect, stretch.angle + turn)
-                for aspect in SHAPE_SWEEP_ASPECTS
-                for turn in range(-15, 16, 5)
-            ),
-            key=lambda shape: climb.sharpest(cx, cy, shape),
-        )
-        px, py, stretch = climb.to_sharpest(cx, cy, stretch, slack, 4)
+        # The coarse search's shapes are far apart, and its centre is off by up to a coarse pixel: a
+        # climb from the nearest shape at that centre stops short (a turn 10° off fits the ring as
+        # well as the true one, seen from a centre a few pixels off). Centres and shapes are swept
+        # together, on fewer pixels, first wide (turns 30° either way, 10° apart), then fine around
+        # the best; the climb starts from there.
+        sweep = _Climb(xs, ys, edges, climb.window, lo, hi, lengths, SWEEP_PIXELS)
+        half = max(1, slack // 2)
+        cx, cy, stretch = sweep.best_of(cx, cy, 2 * half, half, stretch.angle, SWEEP_TURNS)
+        cx, cy, stretch = sweep.best_of(cx, cy, half, half, stretch.angle, (-5, 0, 5))
+        px, py, stretch = climb.to_sharpest(cx, cy, stretch, half, 2)
         evidence = evidence_at(px, py, stretch)
+        if evidence is not None and evidence.is_seal:
+            # Near the rim, the rim's own pixels tell its exact centre, length and turn.
+            fitted = _fit_rim(xs, ys, px, py, stretch, evidence)
+            if fitted is not None and (again := evidence_at(*fitted)) is not None and again.is_seal:
+                (px, py, stretch), evidence = fitted, again
     if evidence is None or not evidence.is_seal:
         return None
     u, v = stretch.apply(xs - px, ys - py)
@@ -379,23 +395,98 @@ def _refine(ink: np.ndarray, rulings: np.ndarray | None, candidate: Candidate, d
     return seal
 
 
+RIM_FITS = 3
+"""rounds of fitting an ellipse to the ink along the rim, each to the band the last one found"""
+
+
+def _fit_rim(
+    xs: np.ndarray, ys: np.ndarray, x: float, y: float, shape: Stretch, rim: RingEvidence
+) -> tuple[float, float, Stretch] | None:
+    """The ellipse fitted to the ink of the rim around the one found, or None when too little is
+    there. A climb moves one measure at a time and stops where a turn 10° off and a centre a few
+    pixels off fit about as well as the truth; the rim's pixels, all the way round, pull every measure
+    at once. The band is the rim's width and a millimetre either side: the letters inside stay out."""
+    radius = rim.radius
+    for _ in range(RIM_FITS):
+        distance = np.hypot(*shape.apply(xs - x, ys - y))
+        band = np.abs(distance - radius) <= rim.width / 2 + rim.pixels_per_mm
+        if band.sum() < 100:
+            return None
+        points = np.column_stack([xs[band], ys[band]]).astype(np.float32)
+        (x, y), (first, second), angle = cv2.fitEllipseDirect(points)
+        if first < second:
+            first, second, angle = second, first, angle + 90
+        angle = (angle + 90) % 180 - 90
+        if second <= 0 or first / second > max(SHAPE_SWEEP_ASPECTS) + 0.2:
+            return None
+        shape, radius = Stretch(float(first / second), float(angle)), float(np.sqrt(first * second) / 2)
+    return float(x), float(y), shape
+
+
 class _Climb:
     """A climb to the centre (and shape) around which the ink makes its sharpest ring between `lo`
     and `hi` from the centre. It looks at every few ink pixels only (a dithered page inks a fifth of
     its pixels)."""
 
-    def __init__(self, xs: np.ndarray, ys: np.ndarray, edges: np.ndarray, window: int, lo: float, hi: float):
-        stride = max(1, xs.size // CLIMB_PIXELS)
+    def __init__(
+        self,
+        xs: np.ndarray,
+        ys: np.ndarray,
+        edges: np.ndarray,
+        window: int,
+        lo: float,
+        hi: float,
+        lengths: tuple[float, float] | None = None,
+        pixels: int = CLIMB_PIXELS,
+    ):
+        stride = max(1, xs.size // pixels)
+        self.lengths = lengths
         self.xs, self.ys = xs[::stride], ys[::stride]
         self.edges, self.window, self.lo, self.hi = edges, window, lo, hi
 
+    def radii(self, shape: Stretch) -> tuple[float, float]:
+        """The radii looked at in this shape: those of a seal's length, where `lengths` bounds it."""
+        if self.lengths is None:
+            return self.lo, self.hi
+        root = np.sqrt(shape.aspect)
+        return max(self.lo, self.lengths[0] / root), min(self.hi, self.lengths[1] / root)
+
     def sharpest(self, x: float, y: float, shape: Stretch) -> float:
         edges = self.edges
+        least, most = self.radii(shape)
+        looked_at = (edges[:-1] >= least) & (edges[:-1] <= most)
+        if not looked_at.any():
+            return -1.0
         distance = np.hypot(*shape.apply(self.xs - x, self.ys - y)) - edges[0]
         within = distance[(distance >= 0) & (distance < edges.size - 1)].astype(np.int64)
         density = np.bincount(within, minlength=edges.size - 1) / (2 * np.pi * (edges[:-1] + 0.5))
         smooth = np.convolve(density, np.ones(self.window) / self.window, mode="same")
-        return float(smooth[(edges[:-1] >= self.lo) & (edges[:-1] <= self.hi)].max())
+        if self.lengths is None:
+            return float(smooth[looked_at].max())
+        # An oval's shape is judged by how its rim stands out of the ink either side (as the coarse
+        # search judges it): the densest band alone may be its letters, fitted by a shape turned off.
+        gap = 2 * self.window
+        standing = smooth.copy()
+        standing[gap:-gap] -= np.maximum(0.5 * smooth[: -2 * gap], smooth[2 * gap :])
+        return float(standing[looked_at].max())
+
+    def best_of(
+        self, x: float, y: float, reach: int, step: int, angle: float, turns: tuple[int, ...]
+    ) -> tuple[float, float, Stretch]:
+        """The sharpest of the centres within `reach` pixels (`step` apart) and the shapes of
+        `SHAPE_SWEEP_ASPECTS` turned by `turns` from `angle`."""
+        _, x, y, shape = max(
+            (
+                (self.sharpest(x + dx, y + dy, shape), x + dx, y + dy, shape)
+                for dx in range(-reach, reach + 1, step)
+                for dy in range(-reach, reach + 1, step)
+                for shape in (
+                    Stretch(aspect, angle + turn) for aspect in SHAPE_SWEEP_ASPECTS for turn in turns
+                )
+            ),
+            key=lambda found: found[0],
+        )
+        return x, y, shape
 
     def to_sharpest(
         self, x: float, y: float, shape: Stretch, step: int, shape_step: int
