@@ -558,6 +558,10 @@ def ring_evidence(
     if rim == strongest:
         return evidence
     outer = _band_evidence(xs, ys, px, py, distance, smooth, radii, rim, mm, rulings)
+    if outer.is_seal and not evidence.is_seal:
+        # A double ring's inner line may be the strongest band, with the rim just outside it as its
+        # "outside": the rim then stands out on its own, from its outside and the line within.
+        return outer
     return replace(evidence, radius=outer.radius, width=outer.width)
 
 
