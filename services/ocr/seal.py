@@ -64,8 +64,20 @@ SHAPE_SWEEP_ASPECTS = (1.2, 1.35, 1.5, 1.65, 1.8)
 SWEEP_PIXELS = 3_000
 """ink pixels enough for the sweep of centres and shapes that starts an oval's climb"""
 SWEEP_TURNS = tuple(range(-30, 31, 10))
-"""turns from the coarse search's an oval is swept in (its turns are 15° apart, and a centre a
-coarse pixel off misleads them)"""
+"""turns away from the coarse search's that an oval's first sweep tries: the coarse turns are 15°
+apart, and seen from a centre a coarse pixel off, a turn 20° off can look best"""
+SWEEP_MOVES = 2
+"""times the sweep moves on to where its best lay on its edge (the coarse centre can be two coarse
+pixels off)"""
+MOVED_TURNS = (-10, 0, 10)
+"""turns a sweep moved on for its centre alone tries (its turn was already the best)"""
+FINE_TURNS = (-5, 0, 5)
+"""turns of the last, fine sweep around the best"""
+RULING_FIT_IN = 0.4
+"""inches of a ruling outside a seal whose line is drawn on through it (pieces shorter than half
+this are stubs of the ring, not rulings)"""
+RULING_FIT_SLACK = 1.5
+"""pixels beyond a ruling's half thickness that still lie on it inside a seal"""
 OVAL_COARSE_DPI = 12.5
 """the ovals' search, many shapes more than the round one, runs on a copy twice as coarse"""
 
@@ -205,13 +217,18 @@ def _ring_scores(
     best_score = np.full(small.shape, -1.0, dtype=np.float32)
     best_radius = np.zeros(small.shape, dtype=np.float32)
     for i in range(2, len(radii_mm) - 2):
-        # Just outside a seal's ring there is only what the seal was stamped on; just inside run its
-        # letters, so the band inside counts for half.
-        score = on[i] - np.maximum(0.5 * on[i - 2], on[i + 2])
+        score = _standing_out(on[i], on[i - 2], on[i + 2])
         better = score > best_score
         best_score[better] = score[better]
         best_radius[better] = radii_mm[i]
     return best_score, best_radius
+
+
+def _standing_out(band: np.ndarray, inside: np.ndarray, outside: np.ndarray) -> np.ndarray:
+    """How much a ring's ink stands out of the ink either side of it. Just outside a seal's ring there
+    is only what the seal was stamped on; just inside run its letters, so the band inside counts for
+    half."""
+    return band - np.maximum(0.5 * inside, outside)
 
 
 @functools.lru_cache(maxsize=64)
@@ -374,8 +391,18 @@ def _refine(ink: np.ndarray, rulings: np.ndarray | None, candidate: Candidate, d
         # the best; the climb starts from there.
         sweep = _Climb(xs, ys, edges, climb.window, lo, hi, lengths, SWEEP_PIXELS)
         half = max(1, slack // 2)
-        cx, cy, stretch = sweep.best_of(cx, cy, 2 * half, half, stretch.angle, SWEEP_TURNS)
-        cx, cy, stretch = sweep.best_of(cx, cy, half, half, stretch.angle, (-5, 0, 5))
+        turns = SWEEP_TURNS
+        for _ in range(1 + SWEEP_MOVES):
+            x, y, found = sweep.best_of(cx, cy, 2 * half, half, stretch.angle, turns)
+            # A best on the sweep's edge says the truth may lie beyond it: swept again from there, in
+            # turn as widely only if the turn was on the edge.
+            moved = max(abs(x - cx), abs(y - cy)) >= 2 * half
+            turned = abs(found.angle - stretch.angle) >= turns[-1]
+            cx, cy, stretch = x, y, found
+            if not (moved or turned):
+                break
+            turns = SWEEP_TURNS if turned else MOVED_TURNS
+        cx, cy, stretch = sweep.best_of(cx, cy, half, half, stretch.angle, FINE_TURNS)
         px, py, stretch = climb.to_sharpest(cx, cy, stretch, half, 2)
         evidence = evidence_at(px, py, stretch)
         if evidence is not None and evidence.is_seal:
@@ -397,6 +424,8 @@ def _refine(ink: np.ndarray, rulings: np.ndarray | None, candidate: Candidate, d
 
 RIM_FITS = 3
 """rounds of fitting an ellipse to the ink along the rim, each to the band the last one found"""
+MIN_RIM_PIXELS = 100
+"""ink pixels along the rim too few to fit an ellipse to (a ring that is mostly gone)"""
 
 
 def _fit_rim(
@@ -410,7 +439,7 @@ def _fit_rim(
     for _ in range(RIM_FITS):
         distance = np.hypot(*shape.apply(xs - x, ys - y))
         band = np.abs(distance - radius) <= rim.width / 2 + rim.pixels_per_mm
-        if band.sum() < 100:
+        if band.sum() < MIN_RIM_PIXELS:
             return None
         points = np.column_stack([xs[band], ys[band]]).astype(np.float32)
         (x, y), (first, second), angle = cv2.fitEllipseDirect(points)
@@ -467,7 +496,7 @@ class _Climb:
         # search judges it): the densest band alone may be its letters, fitted by a shape turned off.
         gap = 2 * self.window
         standing = smooth.copy()
-        standing[gap:-gap] -= np.maximum(0.5 * smooth[: -2 * gap], smooth[2 * gap :])
+        standing[gap:-gap] = _standing_out(smooth[gap:-gap], smooth[: -2 * gap], smooth[2 * gap :])
         return float(standing[looked_at].max())
 
     def best_of(
@@ -813,7 +842,7 @@ def without_seals(clean: CleanPage, rulings: Rulings, dpi: int) -> tuple[CleanPa
     if not seals:
         return clean, rulings, seals
     found = seal_ink(clean.grey, clean.ink, seals, dpi, both)
-    kept = _rulings_beyond(rulings, seals) > 0
+    kept = _rulings_beyond(rulings, seals, dpi) > 0
     found.ink[kept] = 0
     found.paper[kept] = 0
     ink = cv2.bitwise_and(clean.ink, cv2.bitwise_not(found.ink))
@@ -822,17 +851,57 @@ def without_seals(clean: CleanPage, rulings: Rulings, dpi: int) -> tuple[CleanPa
     return replace(clean, grey=grey, ink=ink), ruling_masks(ink, dpi), seals
 
 
-def _rulings_beyond(rulings: Rulings, seals: list[Seal]) -> np.ndarray:
-    """The ruling pieces that reach outside every seal: the table's own lines, not runs of a ring."""
+def _rulings_beyond(rulings: Rulings, seals: list[Seal], dpi: int) -> np.ndarray:
+    """The rulings that run on beyond the seals: the table's own lines, not runs of a ring.
+
+    Inside a seal a ruling is kept only along the line its part outside draws. A ring's arc that
+    meets a ruling joins it in the ruling mask (the flat top of an oval holds a straight run as long
+    as a short ruling); kept whole with it, the arc would be found again as a ruling of its own and
+    part a table row in two.
+    """
     discs = np.zeros(rulings.horizontal.shape, dtype=np.uint8)
     for seal in seals:
         discs |= seal.disc(discs.shape, margin=seal.ring_width)
-    kept = np.zeros_like(discs)
-    for mask in (rulings.horizontal, rulings.vertical):
-        count, labels = cv2.connectedComponents(mask, connectivity=8)
-        outside = np.unique(labels[(mask > 0) & (discs == 0)])
-        keep = np.zeros(count, dtype=bool)
-        keep[outside] = True
-        keep[0] = False
-        kept[keep[labels]] = 255
+    kept = cv2.bitwise_and(rulings.both, cv2.bitwise_not(discs))
+    ys, xs = np.nonzero(discs)
+    reach = round(RULING_FIT_IN * dpi) + 2
+    near = (
+        slice(max(0, ys.min() - reach), ys.max() + reach + 1),
+        slice(max(0, xs.min() - reach), xs.max() + reach + 1),
+    )
+    for mask, across_axis in ((rulings.horizontal, 0), (rulings.vertical, 1)):
+        kept[near][_on_lines_through(mask[near], discs[near], across_axis, dpi)] = 255
     return kept
+
+
+def _on_lines_through(mask: np.ndarray, discs: np.ndarray, across_axis: int, dpi: int) -> np.ndarray:
+    """The ruling pixels inside the seals that lie on the straight line a ruling outside them draws
+    (each piece's end within `RULING_FIT_IN` of a seal, fitted and drawn on into it)."""
+    on_line = np.zeros(mask.shape, dtype=bool)
+    points = np.nonzero((mask > 0) & (discs > 0))
+    if not points[0].size:
+        return on_line
+    outside = cv2.bitwise_and(mask, cv2.bitwise_not(discs))
+    at_seal = cv2.dilate(discs, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))) > 0
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(outside, connectivity=8)
+    along_axis = 1 - across_axis
+    reach = RULING_FIT_IN * dpi
+    for label in np.unique(labels[at_seal & (outside > 0)]):
+        x, y, w, h, _ = stats[label]
+        piece = labels[y : y + h, x : x + w] == label
+        meets = np.nonzero(piece & at_seal[y : y + h, x : x + w])
+        coords = np.nonzero(piece)
+        along = coords[along_axis].astype(np.float64)
+        across = coords[across_axis].astype(np.float64)
+        near = np.abs(along - meets[along_axis].mean()) <= reach
+        extent = np.ptp(along[near]) + 1
+        if extent < reach / 2:
+            continue  # a stub of an arc poking out of the seal, not a ruling
+        slope, offset = np.polyfit(along[near], across[near], 1)
+        tolerance = near.sum() / extent / 2 + RULING_FIT_SLACK
+        # The fit is in the piece's own box: back to the mask's coordinates.
+        start_along, start_across = (y, x) if along_axis == 0 else (x, y)
+        predicted = slope * (points[along_axis] - start_along) + offset + start_across
+        on = np.abs(points[across_axis] - predicted) <= tolerance
+        on_line[points[0][on], points[1][on]] = True
+    return on_line

@@ -12,10 +12,11 @@ import cv2
 import numpy as np
 import pytest
 
-from scangen import scan_forms
+from scangen import Split, random_form, scan_forms
 from scangen.fixtures import REAL_FORMS, load_fixture
 from services.ocr.cleanup import CleanPage, clean_page
-from services.ocr.grid import ruling_masks
+from services.ocr.dewarp import dewarp
+from services.ocr.grid import find_grids, ruling_masks
 from services.ocr.seal import Seal, find_seals, seal_ink, without_seals
 
 pytestmark = pytest.mark.unit
@@ -114,6 +115,31 @@ def test_an_oval_grey_seal_is_fitted_closely_whatever_its_turn(seed: int, font: 
         abs(found.half_axes()[0] / half_length - 0.93) < 0.05
     )  # the rim's middle, inside the drawing's edge
     assert abs(found.shape.angle + turn) < 5
+
+
+def test_an_oval_seal_as_dark_as_the_print_parts_no_table_row() -> None:
+    """A 楷体 page scanned grey at poor quality, an oval seal as dark as its print over the figures:
+    the rim's flat top meets a ruling and its ends stand upright in a row. Taken out with the seal,
+    neither is found as a ruling: the table has the rows and columns of the same page unsealed."""
+
+    def grid_lines(**look: Any) -> list[tuple[int, int]]:
+        page = scan_forms(
+            [random_form(5007, heldout=True)],
+            "poor",
+            seed=100_007,
+            font="kai",
+            mode="grey",
+            split=Split.heldout,
+            **look,
+        )[1]
+        dpi = page.truth.dpi
+        clean = clean_page(np.ascontiguousarray(np.array(page.image.convert("RGB"))[:, :, ::-1]), dpi)
+        clean, rulings, seals = without_seals(clean, ruling_masks(clean.ink, dpi), dpi)
+        assert len(seals) == (0 if look else 1)
+        _, rulings = dewarp(clean, rulings, dpi)
+        return [(grid.n_rows, grid.n_cols) for grid in find_grids(rulings, dpi)]
+
+    assert grid_lines() == grid_lines(seal="none")
 
 
 @pytest.mark.parametrize("mode", ["colour", "grey", "bw"])
