@@ -404,15 +404,33 @@ def join_pieces(texts: list[str]) -> str:
     return joined
 
 
-def _text_lines(rows: list[list[LineBox]], readings: Iterator[Reading]) -> list[TextLine]:
-    lines = []
+def _text_lines(
+    rows: list[list[LineBox]], readings: Iterator[Reading], in_cell: bool = False
+) -> list[TextLine]:
+    lines, dashes = [], []
     for row in rows:
         for piece in row:
             reading = next(readings)
             if reading.text.strip():
                 confidence = min(1.0, max(0.0, reading.confidence))
                 lines.append(TextLine(text=reading.text.strip(), confidence=confidence, box=piece.box))
-    return lines
+                dashes.append(reading is DASH)
+    return _without_stray_dashes(lines, dashes) if in_cell else lines
+
+
+def _without_stray_dashes(lines: list[TextLine], dashes: list[bool]) -> list[TextLine]:
+    """A cell's lines less the lone dashes on a row of their own beside its text. A dash is the forms'
+    "not applicable" and stands alone in its cell; a flat speck above or below the text (a clump of a
+    1-bit scan's dither, a seal's dots) has a dash's shape but no dash's place."""
+    text = [line for line, dash in zip(lines, dashes, strict=True) if not dash]
+    if not text:
+        return lines
+
+    def beside_text(line: TextLine) -> bool:
+        middle = (line.box[1] + line.box[3]) / 2
+        return any(other.box[1] <= middle <= other.box[3] for other in text)
+
+    return [line for line, dash in zip(lines, dashes, strict=True) if not dash or beside_text(line)]
 
 
 def assemble(
@@ -420,7 +438,7 @@ def assemble(
 ) -> tuple[list[Table], list[TextLine]]:
     """Readings (in `_flatten` order) back into cells and free lines."""
     stream = iter(readings)
-    read_cells = {key: _text_lines(rows, stream) for key, rows in lines.cells.items()}
+    read_cells = {key: _text_lines(rows, stream, in_cell=True) for key, rows in lines.cells.items()}
     free = _text_lines(lines.free, stream)
     tables = []
     for t, grid in enumerate(grids):

@@ -848,7 +848,41 @@ def without_seals(clean: CleanPage, rulings: Rulings, dpi: int) -> tuple[CleanPa
     ink = cv2.bitwise_and(clean.ink, cv2.bitwise_not(found.ink))
     # Whitened in the grey page too, so the line crops the recogniser reads show no seal.
     grey = np.where(found.paper > 0, np.uint8(255), clean.grey)
-    return replace(clean, grey=grey, ink=ink), ruling_masks(ink, dpi), seals
+    return replace(clean, grey=grey, ink=ink), _without_strays(ruling_masks(ink, dpi), seals, dpi), seals
+
+
+def _without_strays(rulings: Rulings, seals: list[Seal], dpi: int) -> Rulings:
+    """The rulings less the pieces that lie wholly inside a seal and end on no crossing ruling: what a
+    seal left as straight runs (an upright edge of its star, a letter's stroke). A table's line wholly
+    inside a seal (a column of one row) runs from one ruling to the next; where the seal's ring was
+    taken out of one of those, it still meets the other."""
+    discs = np.zeros(rulings.horizontal.shape, dtype=np.uint8)
+    for seal in seals:
+        discs |= seal.disc(discs.shape, margin=seal.ring_width)
+    junction = max(3, dpi // 50)
+    around = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * junction + 1, 2 * junction + 1))
+    horizontal = _ended_on(rulings.horizontal, cv2.dilate(rulings.vertical, around) > 0, discs, along_x=True)
+    vertical = _ended_on(rulings.vertical, cv2.dilate(rulings.horizontal, around) > 0, discs, along_x=False)
+    return Rulings(horizontal, vertical)
+
+
+def _ended_on(mask: np.ndarray, crossing: np.ndarray, discs: np.ndarray, along_x: bool) -> np.ndarray:
+    """`mask` less its pieces wholly inside `discs` that meet `crossing` at neither end."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    inside = np.zeros(count, dtype=bool)
+    inside[np.unique(labels[(mask > 0) & (discs > 0)])] = True
+    inside[np.unique(labels[(mask > 0) & (discs == 0)])] = False
+    inside[0] = False
+    keep = np.ones(count, dtype=bool)
+    keep[0] = False
+    for label in np.nonzero(inside)[0]:
+        x, y, w, h, _ = stats[label]
+        if along_x:
+            ends = crossing[y : y + h, x], crossing[y : y + h, x + w - 1]
+        else:
+            ends = crossing[y, x : x + w], crossing[y + h - 1, x : x + w]
+        keep[label] = any(end.any() for end in ends)
+    return np.where(keep[labels], mask, np.uint8(0))
 
 
 def _rulings_beyond(rulings: Rulings, seals: list[Seal], dpi: int) -> np.ndarray:
@@ -864,6 +898,8 @@ def _rulings_beyond(rulings: Rulings, seals: list[Seal], dpi: int) -> np.ndarray
         discs |= seal.disc(discs.shape, margin=seal.ring_width)
     kept = cv2.bitwise_and(rulings.both, cv2.bitwise_not(discs))
     ys, xs = np.nonzero(discs)
+    if not ys.size:
+        return kept
     reach = round(RULING_FIT_IN * dpi) + 2
     near = (
         slice(max(0, ys.min() - reach), ys.max() + reach + 1),

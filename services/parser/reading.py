@@ -411,7 +411,10 @@ class FormReader:
     def _read_indicator_row(self, row: GridRow) -> None:
         cell = {label: self._indicator_cell(row, label) for label in INDICATOR_COLUMN_LABELS}
         text = {label: normalize_text(c.text) if c else "" for label, c in cell.items()}
-        has_numbers = bool(text[Label.indicator_weight] or text[Label.score])
+        figure_text = text[Label.indicator_weight] + text[Label.score]
+        # A row with no name and no digit where its figures go carries on the indicator above (a page
+        # break cut it): what stands there is a seal's letters, not figures.
+        has_numbers = bool(figure_text) and (bool(text[Label.name]) or any(c.isdigit() for c in figure_text))
         if not has_numbers:
             if self.indicators and any(text[label] for label, _ in _CONTINUABLE_COLUMNS):
                 self._continue_indicator(row, cell, text)

@@ -194,3 +194,32 @@ def test_a_speck_a_wide_gap_beyond_the_print_is_no_character(engine: OcrEngine) 
     texts = {(cell.row, cell.col): cell.text for table in page.tables for cell in table.cells}
     assert texts[(0, 1)] == "上海科学技术交流中心"
     assert texts[(1, 1)] == "科研基地服务与科技项目管理"
+
+
+def test_a_flat_speck_below_a_cells_text_is_no_dash(engine: OcrEngine) -> None:
+    """A clump of a 1-bit scan's dither under a cell's text has a dash's shape; only a dash standing
+    alone in its cell is the forms' "not applicable" mark."""
+    from PIL import Image, ImageDraw
+
+    from scangen import load_font
+
+    image = Image.new("RGB", (1654, 400), "white")
+    draw = ImageDraw.Draw(image)
+    for y in (100, 220, 340):
+        draw.line((100, y, 1550, y), fill="black", width=3)
+    for x in (100, 500, 900, 1550):
+        draw.line((x, 100, x, 340), fill="black", width=3)
+    font = load_font("noto-serif", 34)
+    draw.text((160, 130), "达成指标", font=font, fill="black")
+    draw.rectangle((190, 188, 196, 190), fill="black")  # a speck below the text
+    draw.text((560, 130), "合格", font=font, fill="black")
+    draw.rectangle((580, 112, 586, 114), fill="black")  # … and one above it
+    draw.text((1200, 130), "-", font=font, fill="black")  # a dash alone in its cell
+    draw.text((160, 250), "培训次数", font=font, fill="black")
+    draw.text((560, 250), "-", font=font, fill="black")
+    page = engine.read_image(np.asarray(image)[:, :, ::-1].copy(), 200)
+    texts = {(cell.row, cell.col): cell.text for table in page.tables for cell in table.cells}
+    assert texts[(0, 0)] == "达成指标"
+    assert texts[(0, 1)] == "合格"
+    assert texts[(0, 2)] == "-"
+    assert texts[(1, 1)] == "-"

@@ -123,3 +123,39 @@ def test_rows_split_by_page_breaks_are_joined_back(real_forms: list[Form]) -> No
     records = parse_submission(page_tables(pages))
     for form_index, kind in continued:
         assert len(getattr(records[form_index].form, kind)) == len(getattr(real_forms[form_index], kind))
+
+
+def test_a_seals_letters_where_a_cut_rows_figures_go_make_no_indicator(real_forms: list[Form]) -> None:
+    """A seal over a row a page break cut (its name ended on the page before) leaves letters, no
+    digits, in its weight cell: the row still carries on the indicator above instead of starting one."""
+    pages = scan_forms(real_forms, quality="clean", dpi=150, seed=3, classic=True)
+    tables = page_tables(pages)
+
+    def column(field_end: str) -> int:
+        return next(
+            cell.col
+            for page in pages
+            for cell in page.truth.cells
+            if cell.field and cell.field.startswith("form.indicators[") and cell.field.endswith(field_end)
+        )
+
+    def text_at(page_index: int, row: int, col: int) -> str:
+        return next(c.text for c in pages[page_index].truth.cells if c.row == row and c.col == col)
+
+    weight_column, name_column = column(".weight"), column(".name")
+    page_index, row, form_index = next(
+        (i, cell.row, page.truth.form_index)
+        for i, page in enumerate(pages)
+        for cell in page.truth.cells
+        if cell.continued
+        and cell.field
+        and cell.field.startswith("form.indicators[")
+        and not text_at(i, cell.row, name_column)
+    )
+    (table,) = tables.pages[page_index].tables
+    weight = next(cell for cell in table.cells if cell.row == row and cell.col == weight_column)
+    assert weight.text == ""
+    weight.text, weight.confidence = "i.比个", 0.6
+
+    records = parse_submission(tables)
+    assert len(records[form_index].form.indicators) == len(real_forms[form_index].indicators)
