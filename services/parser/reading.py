@@ -414,8 +414,10 @@ class FormReader:
         figure_text = text[Label.indicator_weight] + text[Label.score]
         # A row with no name and no digit where its figures go carries on the indicator above (a page
         # break cut it): what stands there is a seal's letters, not figures.
-        has_numbers = bool(figure_text) and (bool(text[Label.name]) or any(c.isdigit() for c in figure_text))
-        if not has_numbers:
+        starts_indicator = bool(figure_text) and (
+            bool(text[Label.name]) or any(c.isdigit() for c in figure_text)
+        )
+        if not starts_indicator:
             if self.indicators and any(text[label] for label, _ in _CONTINUABLE_COLUMNS):
                 self._continue_indicator(row, cell, text)
             return
