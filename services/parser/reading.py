@@ -136,10 +136,19 @@ SPECK_LINE = 0.5
 """a line read less sure than this, on a text row of its own beside a sure figure, is not print"""
 
 
+def _no_part_of(figure: TextLine, line: TextLine) -> bool:
+    """Whether another line of a figure's cell is no part of the figure: on a text row of its own, and
+    read doubtfully or with no digit in it (a seal's letters above the figure, read however sure)."""
+    if _same_text_row(line.box, figure.box):
+        return False
+    return line.confidence < SPECK_LINE or not any(c.isdigit() for c in line.text)
+
+
 def figure_line(cell: Cell) -> TextLine | None:
     """The one line of a figure cell that is the figure, when the cell holds more: a sure reading of a
-    printed two-decimal figure, every other line a doubtful speck on a text row of its own (a faded
-    seal's letters under the figure read '5' and 'S'). None when the cell is to be read whole."""
+    printed two-decimal figure, every other line on a text row of its own and a doubtful speck or no
+    digit at all (a faded seal's letters under the figure read '5' and 'S', a dotted seal's above it
+    'WES,'). None when the cell is to be read whole."""
     if len(cell.lines) < 2:
         return None
     sure = [line for line in cell.lines if line.confidence >= SURE_LINE and is_two_decimal_figure(line.text)]
@@ -147,7 +156,7 @@ def figure_line(cell: Cell) -> TextLine | None:
         return None
     figure = sure[0]
     others = [line for line in cell.lines if line is not figure]
-    if all(line.confidence < SPECK_LINE and not _same_text_row(line.box, figure.box) for line in others):
+    if all(_no_part_of(figure, line) for line in others):
         return figure
     return None
 

@@ -132,12 +132,19 @@ def with_lines(cell: Cell, *lines: tuple[str, float, tuple[int, int, int, int]])
     cell.confidence = min(confidence for _, confidence, _ in lines)
 
 
-def test_a_faded_seal_read_under_a_figure_is_not_part_of_it() -> None:
+@pytest.mark.parametrize(
+    ("speck", "confidence"),
+    [
+        ("5", 0.2),  # a faded seal's stroke, read doubtfully
+        ("WES,", 0.7),  # a dotted seal's letters, read fairly sure but with no digit
+    ],
+)
+def test_a_seal_read_under_a_figure_is_not_part_of_it(speck: str, confidence: float) -> None:
     read = tables()
     cell = score_cell(read)
     x0, y0, x1, _ = cell.bbox
     figure = (x0 + 10, y0 + 5, x1 - 10, y0 + 25)
-    with_lines(cell, (cell.text, 1.0, figure), ("5", 0.2, (x0 + 5, y0 + 40, x0 + 15, y0 + 48)))
+    with_lines(cell, (cell.text, 1.0, figure), (speck, confidence, (x0 + 5, y0 + 40, x0 + 15, y0 + 48)))
     record = scored(read)
     assert record.form.indicators[0].score == FORM.indicators[0].score
     assert record.status is Status.verified, record.reason
@@ -147,7 +154,8 @@ def test_a_faded_seal_read_under_a_figure_is_not_part_of_it() -> None:
     ("extra", "why"),
     [
         (("5", 0.2, "beside"), "a piece on the figure's own row may be a digit of it"),
-        (("5", 0.7, "under"), "a line read fairly sure is not a speck"),
+        (("5", 0.7, "under"), "a digit read fairly sure is not a speck"),
+        (("WES,", 0.7, "beside"), "a piece on the figure's own row is read with it"),
     ],
 )
 def test_a_figure_with_another_reading_in_its_cell_is_never_verified(
