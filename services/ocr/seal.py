@@ -697,9 +697,7 @@ def seal_ink(
     )
     # Dark ink that may hold up light print: not the rulings, which seal strokes cross everywhere.
     print_ink = ink > 0 if rulings is None else (ink > 0) & ~_with_neighbours(rulings > 0)
-    discs = np.zeros(ink.shape, dtype=bool)
-    for seal in seals:
-        discs |= seal.disc(ink.shape, margin=seal.ring_width) > 0
+    discs = _discs(seals, ink.shape) > 0
     elsewhere = (ink > 0) & ~discs
     prints = [view[elsewhere] if elsewhere.any() else np.zeros(1, np.uint8) for view in views]
     for seal in seals:
@@ -842,23 +840,29 @@ def without_seals(clean: CleanPage, rulings: Rulings, dpi: int) -> tuple[CleanPa
     if not seals:
         return clean, rulings, seals
     found = seal_ink(clean.grey, clean.ink, seals, dpi, both)
-    kept = _rulings_beyond(rulings, seals, dpi) > 0
+    discs = _discs(seals, clean.ink.shape)
+    kept = _rulings_beyond(rulings, discs, dpi) > 0
     found.ink[kept] = 0
     found.paper[kept] = 0
     ink = cv2.bitwise_and(clean.ink, cv2.bitwise_not(found.ink))
     # Whitened in the grey page too, so the line crops the recogniser reads show no seal.
     grey = np.where(found.paper > 0, np.uint8(255), clean.grey)
-    return replace(clean, grey=grey, ink=ink), _without_strays(ruling_masks(ink, dpi), seals, dpi), seals
+    return replace(clean, grey=grey, ink=ink), _without_strays(ruling_masks(ink, dpi), discs, dpi), seals
 
 
-def _without_strays(rulings: Rulings, seals: list[Seal], dpi: int) -> Rulings:
+def _discs(seals: list[Seal], shape: tuple[int, ...]) -> np.ndarray:
+    """Where the seals lie, each with its ring's width around it (uint8, 255)."""
+    discs = np.zeros(shape[:2], dtype=np.uint8)
+    for seal in seals:
+        discs |= seal.disc(shape, margin=seal.ring_width)
+    return discs
+
+
+def _without_strays(rulings: Rulings, discs: np.ndarray, dpi: int) -> Rulings:
     """The rulings less the pieces that lie wholly inside a seal and end on no crossing ruling: what a
     seal left as straight runs (an upright edge of its star, a letter's stroke). A table's line wholly
     inside a seal (a column of one row) runs from one ruling to the next; where the seal's ring was
     taken out of one of those, it still meets the other."""
-    discs = np.zeros(rulings.horizontal.shape, dtype=np.uint8)
-    for seal in seals:
-        discs |= seal.disc(discs.shape, margin=seal.ring_width)
     junction = max(3, dpi // 50)
     around = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * junction + 1, 2 * junction + 1))
     horizontal = _ended_on(rulings.horizontal, cv2.dilate(rulings.vertical, around) > 0, discs, along_x=True)
@@ -885,7 +889,7 @@ def _ended_on(mask: np.ndarray, crossing: np.ndarray, discs: np.ndarray, along_x
     return np.where(keep[labels], mask, np.uint8(0))
 
 
-def _rulings_beyond(rulings: Rulings, seals: list[Seal], dpi: int) -> np.ndarray:
+def _rulings_beyond(rulings: Rulings, discs: np.ndarray, dpi: int) -> np.ndarray:
     """The rulings that run on beyond the seals: the table's own lines, not runs of a ring.
 
     Inside a seal a ruling is kept only along the line its part outside draws. A ring's arc that
@@ -893,9 +897,6 @@ def _rulings_beyond(rulings: Rulings, seals: list[Seal], dpi: int) -> np.ndarray
     as a short ruling); kept whole with it, the arc would be found again as a ruling of its own and
     part a table row in two.
     """
-    discs = np.zeros(rulings.horizontal.shape, dtype=np.uint8)
-    for seal in seals:
-        discs |= seal.disc(discs.shape, margin=seal.ring_width)
     kept = cv2.bitwise_and(rulings.both, cv2.bitwise_not(discs))
     ys, xs = np.nonzero(discs)
     if not ys.size:
