@@ -282,21 +282,29 @@ class Record(_Model):
         return record_id_for(self.submission.sha256, pages[0] if pages else None, self.form)
 
     def fields_needing_review(self) -> list[str]:
-        """The record paths a reviewer must look at, in the order the checks name them: every field of
-        an error-level check that failed (any of its figures may be the misread one), and of a rule that
-        could not run for want of inputs, the inputs that are missing (the others were read and will be
-        checked once those are there)."""
+        """The record paths a reviewer must look at, in the order the checks name them: every field
+        that `questioned_fields` names."""
         seen: dict[str, None] = {}
+        for _, fields in self.questioned_fields():
+            seen.update(dict.fromkeys(fields))
+        return list(seen)
+
+    def questioned_fields(self) -> list[tuple[Check, list[str]]]:
+        """Each error-level check that did not pass, with the fields it puts in question: every field
+        of one that failed (any of its figures may be the misread one), and of a rule that could not
+        run for want of inputs, the inputs that are missing (the others were read and will be checked
+        once those are there)."""
+        questioned = []
         form: dict[str, Any] | None = None  # dumped once, and only if a rule could not run
         for check in self.checks:
             if check.severity is not Severity.error or check.status is CheckStatus.passed:
                 continue
             if check.status is CheckStatus.skipped:
                 form = form if form is not None else self.form.model_dump()
-                seen.update(dict.fromkeys(path for path in check.fields if value_at(form, path) is None))
+                questioned.append((check, [path for path in check.fields if value_at(form, path) is None]))
             else:
-                seen.update(dict.fromkeys(check.fields))
-        return list(seen)
+                questioned.append((check, list(check.fields)))
+        return questioned
 
     @classmethod
     def rejected(cls, sha256: str | None, source: str | None, pages: list[int], reason: str) -> Record:

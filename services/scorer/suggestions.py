@@ -13,8 +13,10 @@ Which field an equation is solved for:
   was not read, or was read with doubt: when every figure reads fine, a failing sum does not say which
   addend is wrong.
 
-An input is in doubt when it is missing or named by an error-level check that did not pass, other than
-the checks that name the field solved for (those may fail or skip because of that very field). Two
+An input is in doubt when it is missing or named by an error-level check that failed, other than the
+checks that name the field solved for (those may fail or skip because of that very field). A check that
+could not run puts only its missing inputs in doubt: a score it names that was read fine is no less
+sure because another score is missing. Two
 equations implying different values for one field give no suggestion, and neither does a value that
 would make a check fail that does not fail as read: the other figures would not agree with it.
 """
@@ -60,7 +62,8 @@ class Implied:
 
 def suggestions_for(record: Record) -> dict[str, Suggestion]:
     """The implied value of every field needing review that the form's arithmetic determines exactly."""
-    needing_review = set(record.fields_needing_review())
+    questioned = record.questioned_fields()
+    needing_review = {field for _, fields in questioned for field in fields}
     if not needing_review:
         return {}
     unsure_readings = {
@@ -75,7 +78,7 @@ def suggestions_for(record: Record) -> dict[str, Suggestion]:
             continue
         if implied.addend and implied.found is not None and implied.path not in unsure_readings:
             continue
-        if not _doubtful(record, implied.path).isdisjoint(implied.inputs):
+        if not _doubtful(questioned, implied.path).isdisjoint(implied.inputs):
             continue
         by_path.setdefault(implied.path, []).append(implied)
     suggestions = {}
@@ -83,7 +86,7 @@ def suggestions_for(record: Record) -> dict[str, Suggestion]:
         if len({candidate.value for candidate in implied}) > 1:
             continue  # two equations disagree: the figures do not determine this one
         value = _printed(implied[0].value)
-        if value is None or _contradicted(record, path, implied[0].value):
+        if value is None or _contradicted(record.form, questioned, path, implied[0].value):
             continue
         # Equations that agree are all given: two of them saying the same value is worth knowing.
         suggestions[path] = Suggestion(
@@ -258,24 +261,22 @@ def _not_passed_error(check: Check) -> bool:
     return check.severity is Severity.error and check.status is not CheckStatus.passed
 
 
-def _doubtful(record: Record, path: str) -> set[str]:
-    """The figures in doubt, as far as the field at `path` is concerned: those named by an error check
-    that does not pass, leaving out the checks that name the field itself (they may fail or skip
-    because of that very field, which is what is being solved for)."""
-    return {
-        field
-        for check in record.checks
-        if _not_passed_error(check) and path not in check.fields
-        for field in check.fields
-    }
+def _doubtful(questioned: list[tuple[Check, list[str]]], path: str) -> set[str]:
+    """The figures in doubt, as far as the field at `path` is concerned: those an error check that does
+    not pass puts in question (`Record.questioned_fields`: of a check that could not run, only the
+    missing inputs), leaving out the checks that name the field itself (they may fail or skip because
+    of that very field, which is what is being solved for)."""
+    return {field for check, fields in questioned if path not in check.fields for field in fields}
 
 
-def _contradicted(record: Record, path: str, value: Decimal | Grade) -> bool:
+def _contradicted(
+    form: Form, questioned: list[tuple[Check, list[str]]], path: str, value: Decimal | Grade
+) -> bool:
     """Whether the value would make a check fail that does not fail as read, among figures not in doubt.
 
     A check that newly fails only because another of its figures is in doubt says nothing against it."""
-    doubtful = _doubtful(record, path)
-    newly_failing = _failing(_with_value(record.form, path, value)) - _failing(record.form)
+    doubtful = _doubtful(questioned, path)
+    newly_failing = _failing(_with_value(form, path, value)) - _failing(form)
     return any(doubtful.isdisjoint(set(fields) - {path}) for _, fields in newly_failing)
 
 

@@ -230,6 +230,18 @@ def test_an_unread_weight_gets_100_less_the_others(form_01: Record) -> None:
     assert suggestion == Suggestion(value="6.00", because="分值 = 100 − 分数 10.00 − Σ 其他指标分值 84.00")
 
 
+def test_a_figure_a_skipped_check_names_is_in_doubt_only_if_missing(form_01: Record) -> None:
+    # One score unread, so 总分 and the score's own 0 ≤ 得分 ≤ 分值 cannot run; and a weight read with
+    # doubt as 600 for 6.00 (its point lost under a seal). The checks that skip name every score and
+    # the unread score's weight, but only the unread score is in doubt: the weights still determine
+    # the misread one, and the other scores and the total still determine the unread score.
+    form_01.form.indicators[6].score = None
+    form_01.form.indicators[3].weight = D("600")
+    suggestions = suggested(read_with_doubt(form_01, "form.indicators[3].weight"))
+    assert suggestions["form.indicators[3].weight"] == "6.00"
+    assert suggestions[indicator_score(6)] == "0.50"
+
+
 def test_an_unread_total_weight_gets_the_sum_of_the_weights(form_01: Record) -> None:
     form_01.form.total_weight = None
     assert "form.total_weight" not in suggested(form_01)  # not printed: nothing to review
