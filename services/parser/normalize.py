@@ -56,6 +56,7 @@ _DASHES = {"-", "－", "—", "–", "一", "二", "_", "~", "、", "·", ".", "
 _AMOUNT = re.compile(UNSIGNED_NUMBER)
 _TWO_DECIMALS = re.compile(rf"{WHOLE_NUMBER}\.\d{{2}}")
 _DECIMAL_COMMA = re.compile(rf"{WHOLE_NUMBER},\d{{2}}")
+_THOUSANDS_POINTS = re.compile(r"\d{1,3}(?:\.\d{3})+\.\d{2}")
 
 
 _TO_SIMPLIFIED = opencc.OpenCC("t2s")
@@ -195,6 +196,11 @@ def read_number(raw: str) -> NumericReading:
         # A thousands comma has three digits after it; before the last two digits a comma is the
         # decimal point (read as a comma when a speck touches it, or written so).
         repaired_text = repaired_text[:-3] + "." + repaired_text[-2:]
+    elif _THOUSANDS_POINTS.fullmatch(repaired_text) and len(raw.split()) == 1:
+        # A figure has one decimal point: before it, a point with three digits after it is a thousands
+        # comma read as a point (at 150 dpi a comma's tail is a pixel or two: "3.900.00"). Read with a
+        # gap inside, it may be two figures ("1.00 2.00"), and is left alone.
+        repaired_text = repaired_text[:-3].replace(".", ",") + repaired_text[-3:]
     repaired = repaired_text != text
     if _AMOUNT.fullmatch(repaired_text):
         return NumericReading(_decimal(repaired_text), ok=True, repaired=repaired)

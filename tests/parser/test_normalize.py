@@ -25,6 +25,8 @@ pytestmark = pytest.mark.unit
         ("0.00", "0.00"),
         ("100,00", "100.00"),  # a comma before the last two digits is the decimal point
         ("3,900,00", "3900.00"),
+        ("3.900.00", "3900.00"),  # a thousands comma read as a point: a figure has one point
+        ("1.234.567.89", "1234567.89"),
         ("-855.93", "855.93"),  # a seal's ring read as a sign: the forms print none
         ("+12.00", "12.00"),
     ],
@@ -40,7 +42,22 @@ def test_printed_dash_is_null(raw: str) -> None:
     assert reading.ok and reading.value is None
 
 
-@pytest.mark.parametrize("raw", ["达成指标", "12.5.7", "1.00 2.00", "abc", "12,5", "-85", "+3", "-12.5"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "达成指标",
+        "12.5.7",
+        "1.00 2.00",
+        "abc",
+        "12,5",
+        "-85",
+        "+3",
+        "-12.5",
+        "3.90.00",
+        "3900.000.00",
+        "1.000 2.00",
+    ],
+)
 def test_non_numbers_are_refused_with_a_reason(raw: str) -> None:
     reading = read_number(raw)
     assert not reading.ok and reading.value is None and reading.problem
