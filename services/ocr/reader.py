@@ -52,10 +52,14 @@ from services.ocr.textlines import (
     merge_split_characters,
     split_tall_rows,
     split_wide_gaps,
+    without_faint_blobs,
 )
 
 log = logging.getLogger(__name__)
 OUTSIDE = -1
+SURE_REREAD = 0.9
+"""a line that read as nothing and is read again without its faint blobs keeps the new reading only
+when this sure: mottle alone, its darkest blob kept, reads as a character now and then, never surely"""
 DASH = Reading("-", 0.99)  # a lone flat bar in a cell is the forms' "not applicable" mark
 
 
@@ -234,6 +238,8 @@ class OcrEngine:
             log.info(
                 "page %d was scanned turned %d° counter-clockwise; read upright", number, 90 * quarter_turns
             )
+        with watch.stage("recognise"):
+            readings = self._without_faint_blobs(layout, readings)
         with watch.stage("assemble"):
             tables, free = assemble(layout.grids, layout.lines, with_dashes(readings, layout.dashes))
         height, width = layout.clean.grey.shape
@@ -272,7 +278,29 @@ class OcrEngine:
                 for p, d in zip(pieces, dashes, strict=True)
                 if not d
             ]
-        return PageLayout(clean, grids, lines, dashes, crops)
+        return PageLayout(clean, grids, lines, dashes, crops, blobs, text)
+
+    def _without_faint_blobs(self, layout: PageLayout, readings: list[Reading]) -> list[Reading]:
+        """Lines that read as nothing, read again without the blobs far fainter than their darkest
+        (`without_faint_blobs`); a sure new reading is kept, and the line keeps only the blobs it was
+        read from."""
+        pieces = layout.read_pieces()
+        again = [
+            (index, narrowed)
+            for index, (piece, reading) in enumerate(zip(pieces, readings, strict=True))
+            if not reading.text.strip()
+            and (narrowed := without_faint_blobs(piece, layout.blobs, layout.clean.grey)) is not None
+        ]
+        if not again:
+            return readings
+        height = layout.lines.line_height
+        crops = [crop_line(layout.text, layout.blobs, line, height) for _, line in again]
+        readings = list(readings)
+        for (index, line), reading in zip(again, self.recogniser.read(crops), strict=True):
+            if reading.text.strip() and reading.confidence >= SURE_REREAD:
+                readings[index] = reading
+                pieces[index].box, pieces[index].labels = line.box, line.labels
+        return readings
 
     def _slanet_grids(self, clean: CleanPage, blobs: Blobs, dpi: int) -> list[Grid]:
         region = tabular_block(blobs)
@@ -329,6 +357,13 @@ class PageLayout:
     """per piece (in `_flatten` order): a lone dash, recognised by shape and never cropped"""
     crops: list[np.ndarray]
     """grey crops of the pieces that are not dashes, in the same order"""
+    blobs: Blobs
+    text: np.ndarray
+    """the grey page the crops are cut from (rulings whitened)"""
+
+    def read_pieces(self) -> list[LineBox]:
+        """The pieces that are read (not dashes), in the order of `crops`."""
+        return [piece for piece, dash in zip(_flatten(self.lines), self.dashes, strict=True) if not dash]
 
 
 def lines_by_region(blobs: Blobs, grids: list[Grid], shape: tuple[int, ...], dpi: int) -> PageLines:

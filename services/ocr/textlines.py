@@ -226,6 +226,30 @@ def crop_line(grey: np.ndarray, blobs: Blobs, line: LineBox, line_height: float)
     )
 
 
+FAINT_SHARE = 0.5
+"""a blob whose darkest pixel lies more than this share of the way from its line's darkest to white is
+no print of the line (print's thin strokes reach well past half way; the mottle a dropped seal's colour
+or a grainy page leaves does not)"""
+
+
+def without_faint_blobs(line: LineBox, blobs: Blobs, grey: np.ndarray) -> LineBox | None:
+    """The line without the blobs far fainter than its darkest, or None when every blob is as dark.
+
+    A small character amid the mottle a red seal leaves once its colour is dropped (a grade under the
+    seal's star) makes a line box three times its height: the recogniser, shown the character that
+    small among the mottle, reads nothing."""
+    x0, y0, x1, y1 = line.box
+    labels, pixels = blobs.labels[y0:y1, x0:x1], grey[y0:y1, x0:x1]
+    darkest = {label: int(pixels[labels == label].min()) for label in line.labels}
+    limit = min(darkest.values()) * (1 - FAINT_SHARE) + 255 * FAINT_SHARE
+    kept = [label for label in line.labels if darkest[label] <= limit]
+    if len(kept) == len(line.labels):
+        return None
+    boxes = blobs.boxes[kept]
+    box = (int(boxes[:, 0].min()), int(boxes[:, 1].min()), int(boxes[:, 2].max()), int(boxes[:, 3].max()))
+    return LineBox(box, kept)
+
+
 def is_speck(row: LineBox, line_height: float) -> bool:
     """A row that is one small mark alone (a seal's or the scanner's leftover), smaller than any
     character a form prints on a line of its own. A lone "-" is flat: it stays."""
