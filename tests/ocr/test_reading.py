@@ -223,3 +223,32 @@ def test_a_flat_speck_below_a_cells_text_is_no_dash(engine: OcrEngine) -> None:
     assert texts[(0, 1)] == "合格"
     assert texts[(0, 2)] == "-"
     assert texts[(1, 1)] == "-"
+
+
+def test_a_grade_amid_a_dropped_seals_mottle_is_read(engine: OcrEngine) -> None:
+    """A red seal's colour, dropped, leaves blotches far fainter than the print around a grade under
+    it. Read with them, the line was three times the character's height and read as nothing; read
+    without the blotches far fainter than its darkest ink, it is the grade."""
+    from PIL import Image, ImageDraw
+
+    from scangen import load_font
+
+    rng = np.random.default_rng(2)
+    image = Image.new("RGB", (1654, 400), "white")
+    draw = ImageDraw.Draw(image)
+    for y in (100, 220, 340):
+        draw.line((100, y, 1550, y), fill="black", width=3)
+    for x in (100, 500, 1550):
+        draw.line((x, 100, x, 340), fill="black", width=3)
+    font = load_font("noto-serif", 34)
+    draw.text((160, 140), "总分", font=font, fill="black")
+    draw.text((160, 260), "评分等级", font=font, fill="black")
+    draw.text((900, 266), "优", font=load_font("lxgw-wenkai", 26), fill="black")
+    for _ in range(250):
+        x, y = int(rng.integers(700, 1200)), int(rng.integers(226, 334))
+        width, height = int(rng.integers(4, 20)), int(rng.integers(3, 8))
+        draw.ellipse((x, y, x + width, y + height), fill=(165, 165, 165))
+    page = engine.read_image(np.asarray(image)[:, :, ::-1].copy(), 200)
+    texts = {(cell.row, cell.col): cell.text for table in page.tables for cell in table.cells}
+    assert texts[(1, 1)] == "优"
+    assert texts[(0, 0)] == "总分" and texts[(1, 0)] == "评分等级"
