@@ -6,6 +6,7 @@ import io
 import re
 import unicodedata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -14,6 +15,9 @@ from scangen import PageTruth, ScanPage, scan_forms, write_pdf, write_tiff
 from selfeval.contract.ocr import Cell, PageTables
 from services.ocr import OcrEngine, OcrSettings, tables_to_html
 from tests.conftest import REAL_FORMS, load_fixture
+
+if TYPE_CHECKING:
+    from PIL import Image, ImageDraw
 
 NUMERIC_FIELD = re.compile(
     r"^form\.(funding\.\w+\.\w+|indicators\[\d+\]\.(weight|score)|total_weight|total_score)$"
@@ -170,19 +174,30 @@ def test_table_without_rulings_falls_back_to_slanet(engine: OcrEngine) -> None:
     assert "培训次数" in {cell.text for cell in table.cells}
 
 
-def test_a_speck_a_wide_gap_beyond_the_print_is_no_character(engine: OcrEngine) -> None:
-    """What a faded seal leaves beyond a unit's name: a dark speck among strokes too faint to be ink.
-    Read as a piece of its own, the speck and the faint strokes around it made a sure 业."""
+def ruled_strip(columns: tuple[int, ...]) -> tuple[Image.Image, ImageDraw.ImageDraw]:
+    """A white strip of a 200 dpi page holding a two-row table ruled at `columns`, and its drawing."""
     from PIL import Image, ImageDraw
-
-    from scangen import load_font
 
     image = Image.new("RGB", (1654, 400), "white")
     draw = ImageDraw.Draw(image)
     for y in (100, 220, 340):
         draw.line((100, y, 1550, y), fill="black", width=3)
-    for x in (100, 500, 1550):
+    for x in columns:
         draw.line((x, 100, x, 340), fill="black", width=3)
+    return image, draw
+
+
+def cell_texts(engine: OcrEngine, image: Image.Image) -> dict[tuple[int, int], str]:
+    page = engine.read_image(np.asarray(image)[:, :, ::-1].copy(), 200)
+    return {(cell.row, cell.col): cell.text for table in page.tables for cell in table.cells}
+
+
+def test_a_speck_a_wide_gap_beyond_the_print_is_no_character(engine: OcrEngine) -> None:
+    """What a faded seal leaves beyond a unit's name: a dark speck among strokes too faint to be ink.
+    Read as a piece of its own, the speck and the faint strokes around it made a sure 业."""
+    from scangen import load_font
+
+    image, draw = ruled_strip((100, 500, 1550))
     font = load_font("noto-serif", 34)
     draw.text((160, 140), "实施单位", font=font, fill="black")
     draw.text((560, 140), "上海科学技术交流中心", font=font, fill="black")
@@ -190,8 +205,7 @@ def test_a_speck_a_wide_gap_beyond_the_print_is_no_character(engine: OcrEngine) 
     draw.text((560, 260), "科研基地服务与科技项目管理", font=font, fill="black")
     draw.text((1280, 135), "业务", font=load_font("noto-serif", 40), fill=(240, 240, 240))
     draw.rectangle((1300, 158, 1310, 164), fill="black")
-    page = engine.read_image(np.asarray(image)[:, :, ::-1].copy(), 200)
-    texts = {(cell.row, cell.col): cell.text for table in page.tables for cell in table.cells}
+    texts = cell_texts(engine, image)
     assert texts[(0, 1)] == "上海科学技术交流中心"
     assert texts[(1, 1)] == "科研基地服务与科技项目管理"
 
@@ -199,16 +213,9 @@ def test_a_speck_a_wide_gap_beyond_the_print_is_no_character(engine: OcrEngine) 
 def test_a_flat_speck_below_a_cells_text_is_no_dash(engine: OcrEngine) -> None:
     """A clump of a 1-bit scan's dither under a cell's text has a dash's shape; only a dash standing
     alone in its cell is the forms' "not applicable" mark."""
-    from PIL import Image, ImageDraw
-
     from scangen import load_font
 
-    image = Image.new("RGB", (1654, 400), "white")
-    draw = ImageDraw.Draw(image)
-    for y in (100, 220, 340):
-        draw.line((100, y, 1550, y), fill="black", width=3)
-    for x in (100, 500, 900, 1550):
-        draw.line((x, 100, x, 340), fill="black", width=3)
+    image, draw = ruled_strip((100, 500, 900, 1550))
     font = load_font("noto-serif", 34)
     draw.text((160, 130), "达成指标", font=font, fill="black")
     draw.rectangle((190, 188, 196, 190), fill="black")  # a speck below the text
@@ -217,8 +224,7 @@ def test_a_flat_speck_below_a_cells_text_is_no_dash(engine: OcrEngine) -> None:
     draw.text((1200, 130), "-", font=font, fill="black")  # a dash alone in its cell
     draw.text((160, 250), "培训次数", font=font, fill="black")
     draw.text((560, 250), "-", font=font, fill="black")
-    page = engine.read_image(np.asarray(image)[:, :, ::-1].copy(), 200)
-    texts = {(cell.row, cell.col): cell.text for table in page.tables for cell in table.cells}
+    texts = cell_texts(engine, image)
     assert texts[(0, 0)] == "达成指标"
     assert texts[(0, 1)] == "合格"
     assert texts[(0, 2)] == "-"
@@ -229,17 +235,10 @@ def test_a_grade_amid_a_dropped_seals_mottle_is_read(engine: OcrEngine) -> None:
     """A red seal's colour, dropped, leaves blotches far fainter than the print around a grade under
     it. Read with them, the line was three times the character's height and read as nothing; read
     without the blotches far fainter than its darkest ink, it is the grade."""
-    from PIL import Image, ImageDraw
-
     from scangen import load_font
 
     rng = np.random.default_rng(2)
-    image = Image.new("RGB", (1654, 400), "white")
-    draw = ImageDraw.Draw(image)
-    for y in (100, 220, 340):
-        draw.line((100, y, 1550, y), fill="black", width=3)
-    for x in (100, 500, 1550):
-        draw.line((x, 100, x, 340), fill="black", width=3)
+    image, draw = ruled_strip((100, 500, 1550))
     font = load_font("noto-serif", 34)
     draw.text((160, 140), "总分", font=font, fill="black")
     draw.text((160, 260), "评分等级", font=font, fill="black")
@@ -248,7 +247,6 @@ def test_a_grade_amid_a_dropped_seals_mottle_is_read(engine: OcrEngine) -> None:
         x, y = int(rng.integers(700, 1200)), int(rng.integers(226, 334))
         width, height = int(rng.integers(4, 20)), int(rng.integers(3, 8))
         draw.ellipse((x, y, x + width, y + height), fill=(165, 165, 165))
-    page = engine.read_image(np.asarray(image)[:, :, ::-1].copy(), 200)
-    texts = {(cell.row, cell.col): cell.text for table in page.tables for cell in table.cells}
+    texts = cell_texts(engine, image)
     assert texts[(1, 1)] == "优"
     assert texts[(0, 0)] == "总分" and texts[(1, 0)] == "评分等级"
