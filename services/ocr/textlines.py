@@ -238,9 +238,7 @@ def without_faint_blobs(line: LineBox, blobs: Blobs, grey: np.ndarray) -> LineBo
     A small character amid the mottle a red seal leaves once its colour is dropped (a grade under the
     seal's star) makes a line box three times its height: the recogniser, shown the character that
     small among the mottle, reads nothing."""
-    x0, y0, x1, y1 = line.box
-    labels, pixels = blobs.labels[y0:y1, x0:x1], grey[y0:y1, x0:x1]
-    darkest = {label: int(pixels[labels == label].min()) for label in line.labels}
+    darkest = {label: _darkest(label, blobs, grey) for label in line.labels}
     limit = min(darkest.values()) * (1 - FAINT_SHARE) + 255 * FAINT_SHARE
     kept = [label for label in line.labels if darkest[label] <= limit]
     if len(kept) == len(line.labels):
@@ -248,6 +246,13 @@ def without_faint_blobs(line: LineBox, blobs: Blobs, grey: np.ndarray) -> LineBo
     boxes = blobs.boxes[kept]
     box = (int(boxes[:, 0].min()), int(boxes[:, 1].min()), int(boxes[:, 2].max()), int(boxes[:, 3].max()))
     return LineBox(box, kept)
+
+
+def _darkest(label: int, blobs: Blobs, grey: np.ndarray) -> int:
+    """The darkest grey of one blob, looked for in its own box (a line's box need not hold all of a dot
+    hanging below it)."""
+    x0, y0, x1, y1 = (int(v) for v in blobs.boxes[label, :4])
+    return int(grey[y0:y1, x0:x1][blobs.labels[y0:y1, x0:x1] == label].min())
 
 
 def is_speck(row: LineBox, line_height: float) -> bool:

@@ -53,3 +53,12 @@ def test_print_is_never_taken_for_mottle(marks: list[tuple[int, int, int, int, i
     grey = page_with(*marks)
     line, blobs = line_of(grey)
     assert without_faint_blobs(line, blobs, grey) is None
+
+
+def test_a_dot_hanging_below_the_lines_box_is_judged_by_its_own_pixels() -> None:
+    # A 。 attached to a row may hang below the row's box (the box grows sideways only).
+    grey = page_with(CHARACTER, (165, 80, 170, 85, 30), *MOTTLE)
+    line, blobs = line_of(grey)
+    line.box = (line.box[0], 50, line.box[2], 75)
+    narrowed = without_faint_blobs(line, blobs, grey)
+    assert narrowed is not None and len(narrowed.labels) == 2
