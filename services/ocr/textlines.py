@@ -243,9 +243,7 @@ def without_faint_blobs(line: LineBox, blobs: Blobs, grey: np.ndarray) -> LineBo
     kept = [label for label in line.labels if darkest[label] <= limit]
     if len(kept) == len(line.labels):
         return None
-    boxes = blobs.boxes[kept]
-    box = (int(boxes[:, 0].min()), int(boxes[:, 1].min()), int(boxes[:, 2].max()), int(boxes[:, 3].max()))
-    return LineBox(box, kept)
+    return _row_of(kept, blobs.boxes)
 
 
 def _darkest(label: int, blobs: Blobs, grey: np.ndarray) -> int:
