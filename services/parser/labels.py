@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import LCSseq
 
 from services.parser.normalize import ideographs
 
@@ -142,7 +143,19 @@ def contains_label(text: str, label: Label, threshold: float = 80.0) -> bool:
     The text must hold most of the label's characters: a lone 项 of "≥30.00(项)" is in the title too.
     """
     read = ideographs(text)
-    return len(read) >= 0.7 * len(label.value) and fuzz.partial_ratio(label.value, read) >= threshold
+    if len(read) < 0.7 * len(label.value):
+        return False
+    return fuzz.partial_ratio(label.value, read) >= threshold or _most_in_order(read, label)
+
+
+def _most_in_order(read: str, label: Label) -> bool:
+    """A line that shows most of the label's characters in their order and few others: the label
+    with a few characters dropped or misread (财政项目支自评表, 财政更目支出一自评表 for a bold or
+    faded title). A window of the label, as `partial_ratio` compares, scores such a read low because
+    the characters it lost fall inside every window; a sentence that merely holds part of the label
+    (本单位项目支出绩效自评情况说明) has too many characters of its own."""
+    in_order = LCSseq.similarity(read, label.value)
+    return in_order >= 0.7 * len(label.value) and len(read) - in_order <= 0.3 * len(label.value)
 
 
 # 一级/二级指标 names of the national framework (财预〔2020〕10号 and provincial templates). A merged level

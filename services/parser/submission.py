@@ -15,10 +15,10 @@ from selfeval.contract import (
     Submission,
     defaults,
 )
-from selfeval.contract.ocr import Page, PageTables
+from selfeval.contract.ocr import Cell, Page, PageTables
 from selfeval.contract.paths import funding_path, indicator_path, value_at
 from selfeval.contract.record import FIELD_CONFIDENCE, FIELD_READABLE
-from services.parser.labels import Label, contains_label
+from services.parser.labels import Label, contains_label, match_label
 from services.parser.reading import FieldSource, FormReader, FormReading, Place
 from services.parser.table_rows import rows_of
 
@@ -46,12 +46,21 @@ class FormPages:
         return [page.number for page in self.pages]
 
 
-def has_title(page: Page) -> bool:
-    """A page that starts a form carries the title above (or as the first row of) its table."""
+def starts_form(page: Page) -> bool:
+    """A page that starts a form carries the title above (or as the first row of) its table, and its
+    table opens with 项目名称: a title the scan left unreadable still leaves that row (a form's later
+    pages never open with it)."""
     texts = [line.text for line in page.free_lines]
     for table in page.tables[:1]:
         texts += [cell.text for cell in table.cells if cell.row == 0]
-    return any(contains_label(text, Label.title) for text in texts)
+    if any(contains_label(text, Label.title) for text in texts):
+        return True
+    return any(_opens_with_project_name(table.cells) for table in page.tables)
+
+
+def _opens_with_project_name(cells: list[Cell]) -> bool:
+    first = [cell for cell in cells if cell.row == 0 and cell.col == 0]
+    return any(match_label(cell.text, (Label.project_name,)) is not None for cell in first)
 
 
 def split_forms(pages: list[Page]) -> list[FormPages]:
@@ -59,7 +68,7 @@ def split_forms(pages: list[Page]) -> list[FormPages]:
     belong to no form."""
     forms: list[list[Page]] = []
     for page in pages:
-        if has_title(page):
+        if starts_form(page):
             forms.append([page])
         elif forms:
             forms[-1].append(page)

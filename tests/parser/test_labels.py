@@ -99,13 +99,23 @@ def test_a_cell_matching_one_label_best_keeps_it_whatever_its_place() -> None:
     assert [match.label for match in found if match] == [Label.name, Label.level1]
 
 
-@pytest.mark.parametrize("text", ["≥30.00(项)", "134.00(项)", "项目", "自评"])
+@pytest.mark.parametrize(
+    "text",
+    ["≥30.00(项)", "134.00(项)", "项目", "自评", "本单位项目支出绩效自评情况说明", "项目名称项目支出绩效"],
+)
 def test_a_few_characters_of_the_title_are_not_the_title(text: str) -> None:
     assert not contains_label(text, Label.title)
 
 
 @pytest.mark.parametrize(
-    "text", ["财政项目支出绩效自评表", "财政项目支出绩效自评表（2024年度）", "财政项目支山绩效自评表"]
+    "text",
+    [
+        "财政项目支出绩效自评表",
+        "财政项目支出绩效自评表（2024年度）",
+        "财政项目支山绩效自评表",
+        "财政项目支自评表",  # a bold 150 dpi title whose three dense characters read as nothing
+        "财政更目支出一自评表",  # a faded 楷体 title: two misread, one dropped
+    ],
 )
 def test_the_title_is_found_with_the_year_beside_it_or_a_slip(text: str) -> None:
     assert contains_label(text, Label.title)

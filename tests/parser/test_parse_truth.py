@@ -110,6 +110,16 @@ def test_a_page_without_a_form_is_rejected(real_forms: list[Form]) -> None:
     assert record.status is Status.rejected and "title" in (record.reason or "")
 
 
+def test_a_form_whose_title_the_scan_lost_is_known_by_its_first_row(real_forms: list[Form]) -> None:
+    tables = page_tables(scan_forms([real_forms[1]], quality="clean", dpi=150, seed=1))
+    first = tables.pages[0]
+    first.free_lines = [line for line in first.free_lines if "自评表" not in line.text]
+    assert first.free_lines, "the year line stays"
+    (record,) = parse_submission(tables)
+    assert record.status is not Status.rejected
+    assert field_differences(record.form, real_forms[1]) == []
+
+
 def test_rows_split_by_page_breaks_are_joined_back(real_forms: list[Form]) -> None:
     pages = scan_forms(real_forms, quality="clean", dpi=150, seed=3, classic=True)
     continued = {
