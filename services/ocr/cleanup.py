@@ -30,6 +30,19 @@ darker than the paper is print, however light: grain blobs are smaller or paler"
 DITHERED_SHARE = 0.1
 """share of a black-and-white page's black pixels standing alone above which it was dithered (a dithered
 page has a third or more; a thresholded one only the odd speck)"""
+SPECK_AREA = 3
+"""a black run this small (pixels at 150 dpi) on a black-and-white page is a speck: a decimal point or a
+broken hairline is larger"""
+SPECKLE_WINDOW_MM = 4.0
+SPECKLE_SHARE = 0.02
+"""a part of a thresholded page where specks cover this share of every 4 mm square is a speckle field:
+the lid's shadow or grey paper as the threshold left it, dots that clump as they thicken. Print alone
+leaves a speck or two per character at most."""
+SPECKLE_BLUR = 1.5
+"""the blur (sigma at 200 dpi) that turns a speckle field into the even grey it stood for, so that the
+paper's level there can be measured and divided out"""
+GRAIN_TILE_MM = 4.0
+"""the squares in which a speckle field's own grain is measured"""
 
 
 @dataclass(frozen=True)
@@ -74,18 +87,31 @@ class InkLevels:
     noise: float
     """the paper's grain (robust standard deviation) on the smoothed page"""
     ink: float
+    grain: np.ndarray | None = None
+    """the grain pixel by pixel where it differs from place to place (a speckle field's is far coarser
+    than the clean paper around it); None where `noise` holds for the whole page"""
 
     @property
-    def weak(self) -> float:
+    def _grain(self) -> float | np.ndarray:
+        return self.noise if self.grain is None else self.grain
+
+    @property
+    def weak(self) -> float | np.ndarray:
         """Smoothed pixels darker than this may be ink: grain almost never reaches so far."""
-        return self.paper - max(5 * self.noise, 18.0)
+        return self.paper - np.maximum(5 * self._grain, 18.0)
 
     @property
-    def strong(self) -> float:
+    def strong(self) -> float | np.ndarray:
         """A stroke holds at least one pixel darker than this as scanned (a hairline of 宋体 print
         included); stray grain and the halo of a seal rarely do. On a grainy page, half way from the
         paper to the page's own ink is dark enough: grain that deep is rare, and print is darker."""
-        return max(self.paper - max(16 * self.noise, 40.0), (self.paper + self.ink) / 2)
+        return np.maximum(self.paper - np.maximum(16 * self._grain, 40.0), (self.paper + self.ink) / 2)
+
+    @property
+    def deep(self) -> float | np.ndarray:
+        """A run of possible ink with a smoothed pixel this dark is print if it is as large as a
+        stroke: grain blobs are smaller, or (where the grain is coarse) paler."""
+        return self.paper - np.maximum(FAINT_STROKE_DEPTH, 5 * self._grain)
 
 
 def smoothed(grey: np.ndarray) -> np.ndarray:
@@ -115,7 +141,7 @@ def hysteresis_ink(grey: np.ndarray, levels: InkLevels, dpi: int) -> np.ndarray:
     count, labels, stats, _ = cv2.connectedComponentsWithStats(weak, connectivity=8)
     keep = np.zeros(count, dtype=bool)
     keep[np.unique(labels[strong])] = True
-    deep = np.unique(labels[smooth <= levels.paper - FAINT_STROKE_DEPTH])
+    deep = np.unique(labels[smooth <= levels.deep])
     keep[deep] |= stats[deep, cv2.CC_STAT_AREA] >= (dpi / 100) ** 2 * FAINT_STROKE_AREA
     keep[0] = False
     nearby = cv2.erode(smooth, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
@@ -180,25 +206,53 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
     return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
-def rotate(grey: np.ndarray, degrees: float) -> np.ndarray:
-    """Turn counter-clockwise by `degrees` about the centre, keeping the size, filling with paper."""
-    centre = (grey.shape[1] / 2, grey.shape[0] / 2)
+def rotate(image: np.ndarray, degrees: float, fill: float = 255) -> np.ndarray:
+    """Turn counter-clockwise by `degrees` about the centre, keeping the size, filling with `fill`
+    (paper for a page)."""
+    centre = (image.shape[1] / 2, image.shape[0] / 2)
     matrix = cv2.getRotationMatrix2D(centre, degrees, 1.0)
     return cv2.warpAffine(
-        grey, matrix, (grey.shape[1], grey.shape[0]), flags=cv2.INTER_LINEAR, borderValue=255
+        image, matrix, (image.shape[1], image.shape[0]), flags=cv2.INTER_LINEAR, borderValue=fill
     )
 
 
-def softened_if_bilevel(grey: np.ndarray, dpi: int) -> np.ndarray:
+@dataclass(frozen=True)
+class Softened:
+    grey: np.ndarray
+    speckle: np.ndarray | None
+    """how surely each pixel lies in a speckle field (0 to 1); None on a page without one"""
+
+
+def softened_if_bilevel(grey: np.ndarray, dpi: int) -> Softened:
     """A black-and-white scan (every pixel black or white) made grey again by a blur of about its
     dot size: dithered ink (a seal, a photo-mode page) turns into the grey it stood for, print keeps
-    dark cores, and the recogniser meets the soft edges it was trained on."""
+    dark cores, and the recogniser meets the soft edges it was trained on. A thresholded page's
+    speckle fields are blurred further, into the grey they stood for."""
     sample = grey[::4, ::4]
     between = np.count_nonzero((sample > 20) & (sample < 235))
     if between > 0.002 * sample.size:
-        return grey
-    sigma = DITHERED_BLUR if is_dithered(grey) else BILEVEL_BLUR
-    return cv2.GaussianBlur(grey, (0, 0), sigma * dpi / 200)
+        return Softened(grey, None)
+    if is_dithered(grey):
+        return Softened(cv2.GaussianBlur(grey, (0, 0), DITHERED_BLUR * dpi / 200), None)
+    soft = cv2.GaussianBlur(grey, (0, 0), BILEVEL_BLUR * dpi / 200)
+    speckle = speckle_fields(grey, dpi)
+    if not speckle.any():
+        return Softened(soft, None)
+    blurred = cv2.GaussianBlur(grey, (0, 0), SPECKLE_BLUR * dpi / 200)
+    mixed = soft * (1 - speckle) + blurred * speckle
+    return Softened(mixed.round().astype(np.uint8), speckle)
+
+
+def speckle_fields(bilevel: np.ndarray, dpi: int) -> np.ndarray:
+    """How surely each pixel of a thresholded page lies in a speckle field: 0 up to half
+    `SPECKLE_SHARE` of specks around it (the odd speck of print), rising to 1 at that share."""
+    black = (bilevel < 128).astype(np.uint8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(black, connectivity=8)
+    speck = stats[:, cv2.CC_STAT_AREA] <= SPECK_AREA * (dpi / 150) ** 2
+    speck[0] = False
+    window = int(dpi / 25.4 * SPECKLE_WINDOW_MM) | 1
+    share = cv2.boxFilter(speck[labels].astype(np.float32), -1, (window, window))
+    return np.clip(2 * share / SPECKLE_SHARE - 1, 0, 1)
 
 
 def is_dithered(bilevel: np.ndarray) -> bool:
@@ -213,22 +267,51 @@ def is_dithered(bilevel: np.ndarray) -> bool:
     return alone > DITHERED_SHARE * total
 
 
+def with_local_grain(levels: InkLevels, flat: np.ndarray, speckle: np.ndarray, dpi: int) -> InkLevels:
+    """The page's levels with the grain measured square by square inside its speckle fields (the
+    page's own grain elsewhere): a field's specks then fall below the sure-ink level while the print
+    in it, solid and darker, does not."""
+    tile = max(8, round(dpi / 25.4 * GRAIN_TILE_MM))
+    h, w = flat.shape
+    rows, cols = -(-h // tile), -(-w // tile)
+    padded = np.full((rows * tile, cols * tile), levels.paper, np.float32)
+    padded[:h, :w] = smoothed(flat)
+    squares = padded.reshape(rows, tile, cols, tile).transpose(0, 2, 1, 3).reshape(rows, cols, tile * tile)
+    bright = squares >= levels.paper - 40  # as `ink_levels` measures the grain: print left out
+    deviation = np.where(bright, np.abs(squares - levels.paper), 0).sum(axis=2)
+    counted = bright.sum(axis=2)
+    # The mean deviation of a normal grain is 0.8 of its standard deviation; a square of print alone
+    # has no paper to measure and takes the page's grain.
+    grain = np.where(counted > 0, 1.2533 * deviation / np.maximum(counted, 1), levels.noise)
+    grain = np.maximum(grain, levels.noise).astype(np.float32)
+    # A square crowded with print has few paper pixels to measure; its neighbours' grain holds for it.
+    grain = cv2.dilate(grain, np.ones((3, 3), np.uint8))
+    grain = cv2.resize(grain, (w, h), interpolation=cv2.INTER_LINEAR)
+    local = levels.noise + (grain - levels.noise) * speckle
+    return InkLevels(levels.paper, levels.noise, levels.ink, grain=local)
+
+
 def clean_page(bgr: np.ndarray, dpi: int, min_skew: float = 0.05) -> CleanPage:
     """The whole clean-up: colour ink out, background flat, levels stretched, page straightened."""
-    flat = flatten_background(softened_if_bilevel(drop_colour_ink(bgr), dpi), dpi)
+    softened = softened_if_bilevel(drop_colour_ink(bgr), dpi)
+    flat = flatten_background(softened.grey, dpi)
     levels = ink_levels(flat)
     if levels.noise > NOISY:
         # Grain, specks and dither dots are single pixels or pairs; strokes are wider. A median of
         # each pixel's neighbours takes the first away and keeps the second.
         flat = cv2.medianBlur(flat, 3)
         levels = ink_levels(flat)
-    skew = estimate_skew(hysteresis_ink(flat, levels, dpi), dpi)
+    speckle = softened.speckle
+    local = levels if speckle is None else with_local_grain(levels, flat, speckle, dpi)
+    skew = estimate_skew(hysteresis_ink(flat, local, dpi), dpi)
     if abs(skew) >= min_skew:
         flat = rotate(flat, -skew)
+        if speckle is not None:
+            local = with_local_grain(levels, flat, rotate(speckle, -skew, fill=0), dpi)
     else:
         skew = 0.0
     grey = normalise_levels(flat, levels)
-    ink = without_border_bands(hysteresis_ink(flat, levels, dpi))
+    ink = without_border_bands(hysteresis_ink(flat, local, dpi))
     return CleanPage(grey=grey, ink=ink, skew_degrees=round(skew, 3))
 
 

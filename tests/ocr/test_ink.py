@@ -109,3 +109,28 @@ def test_black_and_white_paper_is_not_ink_and_print_is(scan: object) -> None:
     assert ink[720:790, 20:580].sum() == 0  # blank paper under the print
     printed = page < 128
     assert (ink & printed).sum() > 0.8 * printed[:400].sum()
+
+
+def lid_shadowed(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A page whose lower half darkens towards the edge, as the lid's shadow does, with print in it; and
+    how deep the shadow is on each row."""
+    page = with_print(paper(seed, level=247.0))
+    for row in range(2):
+        cv2.putText(page, "TOTAL 2024", (40, 560 + 80 * row), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 30, 3)
+    depth = np.clip((np.arange(page.shape[0]) - 450) / 350, 0, 1)[:, None]
+    shade = 247 - 100 * depth + np.random.default_rng(seed + 1).normal(0, 30, page.shape) * depth
+    return np.where(page < 128, page, np.minimum(page, shade)), np.broadcast_to(depth, page.shape)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_thresholded_lid_shadow_leaves_its_print_and_not_its_specks(seed: int) -> None:
+    page, depth = lid_shadowed(seed)
+    bilevel = thresholded(page)  # the shadow's grain, cut at the threshold: a field of specks and clumps
+    field = depth > 0.3
+    assert (bilevel[field] < 128).mean() > 0.05
+    ink = clean_page(as_bgr(bilevel), DPI).ink > 0
+    printed = page < 60
+    beside_print = cv2.dilate(printed.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    assert (ink & field & ~beside_print).sum() < 0.01 * field.sum()  # a page without the fix: 9 %
+    assert (ink & printed)[500:].sum() > 0.95 * printed[500:].sum()  # print in the shadow
+    assert (ink & printed)[:400].sum() > 0.95 * printed[:400].sum()  # print above it
