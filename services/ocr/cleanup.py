@@ -43,6 +43,11 @@ SPECKLE_BLUR = 1.5
 paper's level there can be measured and divided out"""
 GRAIN_TILE_MM = 4.0
 """the squares in which a speckle field's own grain is measured"""
+EDGE_MASS_MM = 2.0
+EDGE_MASS_SHARE = 0.5
+"""ink covering more than half of every 2 mm square, in one stretch that reaches the image's edge, is
+the lid's shadow (or the scanner's edge) where it runs deep and ragged: print is never that dense
+over a stretch, and a ruling covers a fifth of such a square at most"""
 
 
 @dataclass(frozen=True)
@@ -311,7 +316,7 @@ def clean_page(bgr: np.ndarray, dpi: int, min_skew: float = 0.05) -> CleanPage:
     else:
         skew = 0.0
     grey = normalise_levels(flat, levels)
-    ink = without_border_bands(hysteresis_ink(flat, local, dpi))
+    ink = without_edge_masses(without_border_bands(hysteresis_ink(flat, local, dpi)), dpi)
     return CleanPage(grey=grey, ink=ink, skew_degrees=round(skew, 3))
 
 
@@ -332,3 +337,20 @@ def without_border_bands(
     if not band.any():
         return ink
     return np.where(band[labels], np.uint8(0), ink)
+
+
+def without_edge_masses(ink: np.ndarray, dpi: int) -> np.ndarray:
+    """The ink map without the dense masses that reach the image's edge (and the ink within a square
+    of them): a deep shadow along the edge, whose ragged side joins the table's border and so is no
+    band `without_border_bands` can lift out. Left in, every row and column of it is a ruling."""
+    window = int(dpi / 25.4 * EDGE_MASS_MM) | 1
+    density = cv2.boxFilter((ink > 0).astype(np.float32), -1, (window, window))
+    count, labels = cv2.connectedComponents((density > EDGE_MASS_SHARE).astype(np.uint8), connectivity=8)
+    at_edge = np.zeros(count, dtype=bool)
+    for side in (labels[0, :], labels[-1, :], labels[:, 0], labels[:, -1]):
+        at_edge[np.unique(side)] = True
+    at_edge[0] = False
+    if not at_edge.any():
+        return ink
+    mass = cv2.dilate(at_edge[labels].astype(np.uint8), np.ones((window, window), np.uint8)) > 0
+    return np.where(mass, np.uint8(0), ink)

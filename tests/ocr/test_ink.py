@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from services.ocr.cleanup import clean_page, drop_colour_ink, is_dithered, without_border_bands
+from services.ocr.grid import find_grids, ruling_masks
 
 pytestmark = pytest.mark.unit
 
@@ -134,3 +135,26 @@ def test_a_thresholded_lid_shadow_leaves_its_print_and_not_its_specks(seed: int)
     assert (ink & field & ~beside_print).sum() < 0.01 * field.sum()  # a page without the fix: 9 %
     assert (ink & printed)[500:].sum() > 0.95 * printed[500:].sum()  # print in the shadow
     assert (ink & printed)[:400].sum() > 0.95 * printed[:400].sum()  # print above it
+
+
+def edge_shadowed(seed: int) -> np.ndarray:
+    """A ruled table whose left border runs into a lid's shadow that deepens to black at the page's
+    left edge, as a page not flat on the glass shows it."""
+    page = paper(seed, level=247.0)
+    for y in range(100, 701, 100):
+        page[y - 1 : y + 2, 40:561] = 30
+    for x in (40, 320, 560):
+        page[100:701, x - 1 : x + 2] = 30
+    depth = np.clip((130 - np.arange(page.shape[1])) / 130, 0, 1)[None, :]
+    shade = 247 - 190 * depth + np.random.default_rng(seed + 1).normal(0, 30, page.shape) * depth
+    return np.where(page < 128, page, np.minimum(page, shade))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_deep_edge_shadow_joined_to_the_table_is_no_ink_and_makes_no_rulings(seed: int) -> None:
+    bilevel = thresholded(edge_shadowed(seed))
+    assert (bilevel[:, :40] < 128).mean() > 0.9  # near black, and touching the table's left border
+    ink = clean_page(as_bgr(bilevel), DPI).ink
+    assert not ink[:, :30].any()
+    (grid,) = find_grids(ruling_masks(ink, DPI), DPI)  # a page without the fix: no grid, or a row or two
+    assert grid.n_rows == 6
