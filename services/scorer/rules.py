@@ -2,7 +2,8 @@
 
 Error rules are the form's arithmetic (../shared/domain-rules.md, "Arithmetic that must hold");
 warning rules are evaluation policy that real forms may depart from. A rule whose inputs are
-missing reports `skipped`, which keeps the record from being `verified`.
+missing reports `skipped`, which keeps the record from being `verified` — unless what was read
+already breaks it (a 总分 above what its read 得分 and unread 分值 allow fails, naming the 总分).
 """
 
 from __future__ import annotations
@@ -292,6 +293,8 @@ def check_total_score(form: Form, report: Report) -> list[Check]:
         inputs[indicator_path(index, "score")] = indicator.score
     fields = ["form.total_score", *inputs]
     if missing := _missing({"form.total_score": form.total_score, **inputs}):
+        if form.total_score is not None and (bound := _total_score_bound(form, inputs, report)) is not None:
+            return [bound]
         return [report.skipped(fields, missing)]
     expected = sum((value for value in inputs.values() if value is not None), ZERO)
     return [
@@ -303,6 +306,32 @@ def check_total_score(form: Form, report: Report) -> list[Check]:
             form.total_score,
         )
     ]
+
+
+def _total_score_bound(form: Form, scores: dict[str, Decimal | None], report: Report) -> Check | None:
+    """With some 得分 unread, 总分 still lies between the 得分 that were read and that sum plus the
+    unread ones' 分值 (each 得分 is at most its 分值, and all 分值 together are 100). A 总分 outside
+    those bounds is wrong whatever the unread figures are: a failed check naming it, where a skipped
+    one would leave the reviewer to find it. Inside them nothing is known (None: skipped)."""
+    assert form.total_score is not None
+    weights = dict(zip(scores, _weight_inputs(form).values(), strict=True))
+    read = sum((score for score in scores.values() if score is not None), ZERO)
+    unread = [path for path, score in scores.items() if score is None]
+    room = [weights[path] for path in unread]
+    ceiling = HUNDRED
+    if all(weight is not None for weight in room):
+        ceiling = min(ceiling, read + sum((weight for weight in room if weight is not None), ZERO))
+    if read <= form.total_score <= ceiling:
+        return None
+    ceiling = ceiling.quantize(CENT)
+    return report.outcome(
+        ["form.total_score", *scores],
+        False,
+        f"总分 = funding 得分 + Σ indicator 得分: with {', '.join(unread)} unread, 总分 lies in "
+        f"{read}..{ceiling}",
+        f"{read}..{ceiling}",
+        form.total_score,
+    )
 
 
 @error_rule

@@ -101,9 +101,31 @@ def test_total_score_is_funding_plus_indicators(form: Form) -> None:
     form.total_score = D("98.16")
     (check,) = rules.check_total_score(form)
     assert check.status is CheckStatus.failed and check.expected == "98.15"
-    form.indicators[2].score = None
+    form.total_score, form.indicators[2].score = D("98.15"), None
     (check,) = rules.check_total_score(form)
     assert check.status is CheckStatus.skipped
+
+
+@pytest.mark.parametrize(
+    ("total", "with_weight", "without_weight"),
+    [
+        ("110.00", CheckStatus.failed, CheckStatus.failed),  # above the 100 all 分值 add up to
+        ("60.00", CheckStatus.failed, CheckStatus.failed),  # below the 得分 that were read
+        ("99.00", CheckStatus.failed, CheckStatus.skipped),  # above what the unread 分值 leaves room for
+        ("98.15", CheckStatus.skipped, CheckStatus.skipped),  # the true total
+        ("97.00", CheckStatus.skipped, CheckStatus.skipped),  # wrong, yet an unread 得分 could make it
+    ],
+)
+def test_total_score_with_an_unread_score_is_still_bounded(
+    form: Form, total: str, with_weight: CheckStatus, without_weight: CheckStatus
+) -> None:
+    # Form 1's 得分 sum to 98.15; without indicators[0]'s (2.00 of 分值 2.00) the rest make 96.15.
+    form.indicators[0].score, form.total_score = None, D(total)
+    (check,) = rules.check_total_score(form)
+    assert check.status is with_weight and "form.total_score" in check.fields
+    form.indicators[0].weight = None  # then only the 100 of all 分值 bounds it from above
+    (check,) = rules.check_total_score(form)
+    assert check.status is without_weight and "form.total_score" in check.fields
 
 
 def test_grade_follows_total(form: Form) -> None:
