@@ -242,22 +242,32 @@ def print_summary(results: dict[Axis, Cell], engine_start: float) -> None:
     )
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+def draw_parser(description: str | None) -> argparse.ArgumentParser:
+    """The options that say which scans a benchmark draws: shared by every benchmark that draws them."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="one form per cell (a smoke check)")
     parser.add_argument("--forms", type=int, help="forms per cell (default 4; 1 with --quick)")
     parser.add_argument("--split", type=Split, choices=list(Split), default=Split.dev)
     parser.add_argument("--quality", nargs="+", choices=QUALITIES, default=list(QUALITIES))
     parser.add_argument("--family", nargs="+", choices=list(Family), default=list(Family))
-    parser.add_argument("--face", nargs="+", help="rows by face (keys of scangen.FACES) instead of by family")
     parser.add_argument("--mode", nargs="+", choices=list(ScanMode), default=list(ScanMode))
-    parser.add_argument("--reader", default="small", choices=sorted(LINE_READERS), help="line reader")
     parser.add_argument("--seed", type=int, default=1)
+    return parser
+
+
+def parse_draw(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.forms = args.forms or (1 if args.quick else 4)
     return args
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = draw_parser(__doc__)
+    parser.add_argument("--face", nargs="+", help="rows by face (keys of scangen.FACES) instead of by family")
+    parser.add_argument("--reader", default="small", choices=sorted(LINE_READERS), help="line reader")
+    return parse_draw(parser, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

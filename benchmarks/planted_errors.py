@@ -25,9 +25,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.field_accuracy import MIN_CONFIDENCE, Axis, cell_forms
-from scangen import Family, ScanMode, Split, scan_forms, write_pdf
-from scangen.look import QUALITIES
+from benchmarks.field_accuracy import MIN_CONFIDENCE, Axis, cell_forms, draw_parser, parse_draw
+from scangen import scan_forms, write_pdf
 from scangen.planted import Mistake, plant
 from selfeval.contract import CheckStatus, Record, Severity, Status
 from selfeval.in_process import process_bytes
@@ -96,12 +95,12 @@ def run(args: argparse.Namespace, engine: OcrEngine, workdir: Path) -> dict[Axis
     return results
 
 
-HEADER = f"{'':<23} {'scans':>5} {'named':>13} {'review':>13} {'no form':>7} {'VERIFIED':>8} {'s/page':>6}"
+HEADER = f"{'':<29} {'scans':>5} {'named':>13} {'review':>13} {'no form':>7} {'VERIFIED':>8} {'s/page':>6}"
 
 
 def print_row(label: str, caught: Caught) -> None:
     print(
-        f"{label:<23} {caught.scans:>5} {_share(caught.named, caught.scans):>13} "
+        f"{label:<29} {caught.scans:>5} {_share(caught.named, caught.scans):>13} "
         f"{_share(caught.review, caught.scans):>13} {caught.no_form:>7} {caught.verified:>8} "
         f"{caught.seconds / max(1, caught.pages):>6.2f}",
         flush=True,
@@ -135,19 +134,7 @@ def print_summary(results: dict[Axis, dict[Mistake, Caught]]) -> None:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true", help="one form per cell (a smoke check)")
-    parser.add_argument("--forms", type=int, help="forms per cell (default 4; 1 with --quick)")
-    parser.add_argument("--split", type=Split, choices=list(Split), default=Split.dev)
-    parser.add_argument("--quality", nargs="+", choices=QUALITIES, default=list(QUALITIES))
-    parser.add_argument("--family", nargs="+", choices=list(Family), default=list(Family))
-    parser.add_argument("--mode", nargs="+", choices=list(ScanMode), default=list(ScanMode))
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args(argv)
-    args.forms = args.forms or (1 if args.quick else 4)
-    return args
+    return parse_draw(draw_parser(__doc__), argv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
