@@ -161,22 +161,30 @@ class Axis:
     mode: str
 
 
-def run(args: argparse.Namespace, engine: OcrEngine, workdir: Path) -> dict[Axis, Cell]:
-    typefaces = args.face or args.family
-    results: dict[Axis, Cell] = {}
+def drawn_cells(
+    args: argparse.Namespace, typefaces: Sequence[str]
+) -> Iterator[tuple[Axis, list[tuple[int, Form, int]]]]:
+    """The matrix's cells in order, each with its forms as (number, form, scan seed): the one draw every
+    benchmark that draws scans makes, so that they all read the same forms for the same options."""
     number = 0
     for quality in args.quality:
         for typeface in typefaces:
             for mode in args.mode:
-                axis = Axis(quality, typeface, mode)
-                results[axis] = Cell()
-                for k, form in cell_forms(args.split, args.forms, number * args.forms):
-                    seed = args.seed * 100_000 + k
-                    pages = scan_forms([form], quality, seed=seed, font=typeface, mode=mode, split=args.split)
-                    pdf = write_pdf(pages, workdir / f"{quality}-{typeface}-{mode}-{k}.pdf")
-                    results[axis].add(measure_form(engine, form, pdf, len(pages)))
+                forms = cell_forms(args.split, args.forms, number * args.forms)
+                yield Axis(quality, typeface, mode), [(k, form, args.seed * 100_000 + k) for k, form in forms]
                 number += 1
-                print_row(axis, results[axis])
+
+
+def run(args: argparse.Namespace, engine: OcrEngine, workdir: Path) -> dict[Axis, Cell]:
+    results: dict[Axis, Cell] = {}
+    for axis, forms in drawn_cells(args, args.face or args.family):
+        quality, typeface, mode = axis.quality, axis.typeface, axis.mode
+        results[axis] = Cell()
+        for k, form, seed in forms:
+            pages = scan_forms([form], quality, seed=seed, font=typeface, mode=mode, split=args.split)
+            pdf = write_pdf(pages, workdir / f"{quality}-{typeface}-{mode}-{k}.pdf")
+            results[axis].add(measure_form(engine, form, pdf, len(pages)))
+        print_row(axis, results[axis])
     return results
 
 

@@ -22,10 +22,10 @@ import argparse
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-from benchmarks.field_accuracy import MIN_CONFIDENCE, Axis, cell_forms, draw_parser, parse_draw
+from benchmarks.field_accuracy import MIN_CONFIDENCE, Axis, draw_parser, drawn_cells, parse_draw
 from scangen import scan_forms, write_pdf
 from scangen.planted import Mistake, plant
 from selfeval.contract import CheckStatus, Record, Severity, Status
@@ -48,7 +48,7 @@ class Caught:
     seconds: float = 0.0
 
     def add(self, other: Caught) -> None:
-        for name in ("scans", "named", "review", "no_form", "verified", "pages", "seconds"):
+        for name in (counter.name for counter in fields(self)):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -70,28 +70,21 @@ def outcome(records: list[Record], mistake: Mistake) -> Caught:
 
 def run(args: argparse.Namespace, engine: OcrEngine, workdir: Path) -> dict[Axis, dict[Mistake, Caught]]:
     results: dict[Axis, dict[Mistake, Caught]] = {}
-    number = 0
-    for quality in args.quality:
-        for family in args.family:
-            for mode in args.mode:
-                axis = Axis(quality, family, mode)
-                by_mistake = results[axis] = {}
-                for k, form in cell_forms(args.split, args.forms, number * args.forms):
-                    mistake = MISTAKES[k % len(MISTAKES)]
-                    seed = args.seed * 100_000 + k
-                    pages = scan_forms(
-                        [plant(form, mistake)], quality, seed=seed, font=family, mode=mode, split=args.split
-                    )
-                    pdf = write_pdf(pages, workdir / f"{quality}-{family}-{mode}-{k}-{mistake}.pdf")
-                    started = time.perf_counter()
-                    records = process_bytes(
-                        engine, pdf.read_bytes(), pdf.name, MIN_CONFIDENCE, (InputRejected,)
-                    )
-                    caught = outcome(records, mistake)
-                    caught.pages, caught.seconds = len(pages), time.perf_counter() - started
-                    by_mistake.setdefault(mistake, Caught()).add(caught)
-                number += 1
-                print_row(f"{quality:<7} {family:<8} {mode:<6}", _sum(by_mistake.values()))
+    for axis, forms in drawn_cells(args, args.family):
+        quality, family, mode = axis.quality, axis.typeface, axis.mode
+        by_mistake = results[axis] = {}
+        for k, form, seed in forms:
+            mistake = MISTAKES[k % len(MISTAKES)]
+            pages = scan_forms(
+                [plant(form, mistake)], quality, seed=seed, font=family, mode=mode, split=args.split
+            )
+            pdf = write_pdf(pages, workdir / f"{quality}-{family}-{mode}-{k}-{mistake}.pdf")
+            started = time.perf_counter()
+            records = process_bytes(engine, pdf.read_bytes(), pdf.name, MIN_CONFIDENCE, (InputRejected,))
+            caught = outcome(records, mistake)
+            caught.pages, caught.seconds = len(pages), time.perf_counter() - started
+            by_mistake.setdefault(mistake, Caught()).add(caught)
+        print_row(f"{quality:<7} {family:<8} {mode:<6}", _sum(by_mistake.values()))
     return results
 
 

@@ -314,6 +314,7 @@ def _total_score_bound(form: Form, scores: dict[str, Decimal | None], report: Re
     those bounds is wrong whatever the unread figures are: a failed check naming it, where a skipped
     one would leave the reviewer to find it. Inside them nothing is known (None: skipped)."""
     assert form.total_score is not None
+    # Each 得分 with its row's 分值: both list the funding row first, then the indicators in order.
     weights = dict(zip(scores, _weight_inputs(form).values(), strict=True))
     read = sum((score for score in scores.values() if score is not None), ZERO)
     unread = [path for path, score in scores.items() if score is None]

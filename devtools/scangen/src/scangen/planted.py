@@ -13,9 +13,8 @@ from enum import StrEnum
 
 from selfeval.contract.record import Form, Grade
 
-from .variants import grade_for
+from .variants import CENT, grade_for
 
-CENT = Decimal("0.01")
 POINT = Decimal("1.00")
 TENTH = Decimal("0.10")
 
