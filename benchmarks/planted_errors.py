@@ -28,7 +28,7 @@ from pathlib import Path
 from benchmarks.field_accuracy import MIN_CONFIDENCE, Axis, draw_parser, drawn_cells, parse_draw
 from scangen import scan_forms, write_pdf
 from scangen.planted import Mistake, plant
-from selfeval.contract import CheckStatus, Record, Severity, Status
+from selfeval.contract import Record, Status
 from selfeval.in_process import process_bytes
 from services.ocr import InputRejected, OcrEngine, OcrSettings
 
@@ -59,12 +59,7 @@ def outcome(records: list[Record], mistake: Mistake) -> Caught:
     (record,) = records
     if record.status is not Status.needs_review:
         return Caught(scans=1, verified=1)
-    named = any(
-        check.rule == mistake.value
-        and check.severity is Severity.error
-        and check.status is CheckStatus.failed
-        for check in record.checks
-    )
+    named = mistake.value in record.failed_rules()
     return Caught(scans=1, named=int(named), review=int(not named))
 
 

@@ -269,11 +269,15 @@ class Record(_Model):
             }
         )
 
+    def failed_rules(self) -> list[str]:
+        """Of `failing_rules`, those that ran and failed: the form's figures (or a reading) disagree."""
+        return sorted(
+            {c.rule for c in self.checks if c.severity is Severity.error and c.status is CheckStatus.failed}
+        )
+
     def unchecked_rules(self) -> list[str]:
         """Of `failing_rules`, those that did not fail but could not run: an input they read is missing."""
-        failed = {
-            c.rule for c in self.checks if c.severity is Severity.error and c.status is CheckStatus.failed
-        }
+        failed = set(self.failed_rules())
         return [rule for rule in self.failing_rules() if rule not in failed]
 
     def identity(self) -> str:

@@ -21,6 +21,7 @@ from services.parser.labels import (
     canonical_level,
     label_cut_short,
     match_label,
+    resembles,
 )
 from services.parser.normalize import (
     ideographs,
@@ -350,7 +351,7 @@ class FormReader:
     # --- funding --------------------------------------------------------------------------------
 
     def _read_funding_row(self, row: GridRow) -> None:
-        found = row.labels(FUNDING_ROW_LABELS)
+        found = row.labels(FUNDING_ROW_LABELS) or self._funding_row_resembling(row)
         if not found:
             return
         label_cell, match = found[0]
@@ -372,6 +373,26 @@ class FormReader:
             values[key] = reading.value
             self.sources[path] = FieldSource(raw, confidence, reading.problem, [cell_place(row, cell)])
         self.funding_rows[name] = FundingRow(**values)
+
+    def _funding_row_resembling(self, row: GridRow) -> list[tuple[Cell, LabelMatch]]:
+        """A funding row whose label matched nothing, known by the one row label still unread that its
+        label cell resembles (具中：当年制政援款 for 其中：当年财政拨款, three characters of eight misread).
+        The cell must lie left of the figure columns; the figures beside it are then read as usual, and
+        the rows' sums check them as they check every row."""
+        cells = sorted((cell for cell in row.started if cell.text), key=lambda cell: cell.bbox[0])
+        if not cells or not self.funding_columns:
+            return []
+        first = cells[0]
+        if first.bbox[2] > min(left for left, _ in self.funding_columns.values()) + 2:
+            return []
+        unread = [
+            label for label in FUNDING_ROW_LABELS if funding_path(_FUNDING_ROWS[label]) not in self.labels
+        ]
+        like = [label for label in unread if resembles(first.text, label)]
+        if len(like) != 1:
+            return []
+        # Scored 0: the label is known by resemblance among the rows still unread, not by a match.
+        return [(first, LabelMatch(label=like[0], read=first.text, score=0.0))]
 
     # --- goals ----------------------------------------------------------------------------------
 

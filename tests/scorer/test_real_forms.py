@@ -12,8 +12,7 @@ pytestmark = pytest.mark.unit
 
 
 def failed_errors(path: Path) -> set[str]:
-    scored = score_record(load_fixture(path))
-    return {c.rule for c in scored.checks if c.severity is Severity.error and c.status is CheckStatus.failed}
+    return set(score_record(load_fixture(path)).failed_rules())
 
 
 def test_there_are_eight_real_forms() -> None:
