@@ -155,10 +155,14 @@ def _attach_dots(rows: list[LineBox], all_boxes: np.ndarray, small: np.ndarray) 
                 break
 
 
+WIDE_GAP = 1.5
+"""pieces of one row farther apart than this many character heights are separate text lines"""
+
+
 def split_wide_gaps(row: LineBox, all_boxes: np.ndarray) -> list[LineBox]:
-    """Pieces of one row farther apart than ~1.5 character heights are separate text lines."""
+    """Pieces of one row farther apart than `WIDE_GAP` character heights are separate text lines."""
     labels = sorted(row.labels, key=lambda lab: all_boxes[lab, 0])
-    gap_limit = max(8, int(row.height * 1.5))
+    gap_limit = max(8, int(row.height * WIDE_GAP))
     pieces: list[LineBox] = []
     for label in labels:
         x0, y0, x1, y1 = (int(v) for v in all_boxes[label, :4])
@@ -224,6 +228,83 @@ def crop_line(grey: np.ndarray, blobs: Blobs, line: LineBox, line_height: float)
         cv2.BORDER_CONSTANT,
         value=255,
     )
+
+
+FAINT_PRINT = (110, 175)
+"""on the cleaned grey page (paper 255), grey in this range beside a line where the ink map saw no ink
+is print too faint for it (a softened 1-bit page's thinnest digits, print a red seal's colour
+lightened); what a dropped seal's colour leaves is lighter nearly everywhere, and ink darker than this
+outside the ink map was taken out of it on purpose (a seal's ink, a speck): the line ends there"""
+
+
+def over_faint_print(
+    line: LineBox, blobs: Blobs, grey: np.ndarray, within: Box, others: list[Box]
+) -> LineBox:
+    """The line widened over print beside it that the ink map left out (the 0 of 0.00 or the .00 of
+    10.00 in thin 宋体 at 150 dpi): columns of the line's band that hold such print and no blob of
+    another line, reached from its ends across gaps no wider than half its height, within its cell and
+    short of the lines beside it. What is added must be a third of a character wide and half the line
+    tall at least (a digit, not a speck); the recogniser reads it from the grey page, where it is plain
+    to see."""
+    x0, y0, x1, y1 = line.box
+    height = y1 - y0
+    left = max([box[2] for box in others if box[2] <= x0 and _same_band(box, line.box)], default=within[0])
+    right = min([box[0] for box in others if box[0] >= x1 and _same_band(box, line.box)], default=within[2])
+    if right - left <= x1 - x0:
+        return line
+    labels, band = blobs.labels[y0:y1, left:right], grey[y0:y1, left:right]
+    no_blob = labels == 0
+    faint = (band <= FAINT_PRINT[1]) & (band >= FAINT_PRINT[0]) & (no_blob | np.isin(labels, line.labels))
+    columns = faint.any(axis=0)
+    taken = ((band < FAINT_PRINT[0]) & no_blob).any(axis=0)
+    gap = max(3, height // 2)
+    start, stop = x0 - left, x1 - left  # the line's own columns, in the band's frame
+
+    def reach(edge: int, step: int) -> int:
+        last, column = edge, edge + step
+        while 0 <= column < columns.size and abs(column - last) <= gap and not taken[column]:
+            if columns[column]:
+                last = column
+            column += step
+        return last
+
+    new_start, new_stop = reach(start, -1), reach(stop - 1, 1) + 1
+
+    def tall(a: int, b: int) -> bool:
+        """Whether columns a..b add print: a third of a character wide and half the line tall at least
+        (a pixel or two more is a stroke's soft edge, and widening by it only unsettles the reading)."""
+        rows = np.nonzero(faint[:, a:b].any(axis=1))[0]
+        return b - a >= height / 3 and rows.size > 0 and rows[-1] - rows[0] + 1 >= height / 2
+
+    new_start = new_start if new_start < start and tall(new_start, start) else start
+    new_stop = new_stop if new_stop > stop and tall(stop, new_stop) else stop
+    if (new_start, new_stop) == (start, stop):
+        return line
+    return LineBox((left + new_start, y0, left + new_stop, y1), line.labels)
+
+
+def joined_where_widened(found: list[LineBox], widened: list[LineBox]) -> list[LineBox]:
+    """The row's pieces, left to right, with two made one where one of them was widened and the gap
+    between them is now no wider than the gap within a line (`split_wide_gaps`)."""
+    joined: list[tuple[LineBox, bool]] = []
+    pairs = sorted(zip(widened, found, strict=True), key=lambda pair: pair[0].box[0])
+    for piece, before in pairs:
+        grew = piece.box != before.box
+        if joined:
+            last, last_grew = joined[-1]
+            lb, pb = last.box, piece.box
+            if (grew or last_grew) and pb[0] - lb[2] <= max(
+                8, int(WIDE_GAP * max(last.height, piece.height))
+            ):
+                box = (lb[0], min(lb[1], pb[1]), max(lb[2], pb[2]), max(lb[3], pb[3]))
+                joined[-1] = (LineBox(box, [*last.labels, *piece.labels]), True)
+                continue
+        joined.append((piece, grew))
+    return [piece for piece, _ in joined]
+
+
+def _same_band(a: Box, b: Box) -> bool:
+    return min(a[3], b[3]) > max(a[1], b[1])
 
 
 FAINT_SHARE = 0.5

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from services.ocr.textlines import Blobs, LineBox, find_blobs, without_faint_blobs
+from services.ocr.textlines import (
+    Blobs,
+    LineBox,
+    find_blobs,
+    joined_where_widened,
+    over_faint_print,
+    without_faint_blobs,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -62,3 +69,70 @@ def test_a_dot_hanging_below_the_lines_box_is_judged_by_its_own_pixels() -> None
     line.box = (line.box[0], 50, line.box[2], 75)
     narrowed = without_faint_blobs(line, blobs, grey)
     assert narrowed is not None and len(narrowed.labels) == 2
+
+
+def faint_page(*marks: tuple[int, int, int, int, int]) -> tuple[np.ndarray, Blobs]:
+    """A page whose ink map holds only the marks darker than 140: lighter print is grey alone."""
+    grey = page_with(*marks)
+    ink = np.where(grey < 140, np.uint8(255), np.uint8(0))
+    return grey, find_blobs(ink, np.zeros_like(ink), 200)
+
+
+def the_line(blobs: Blobs, x0: int, x1: int) -> LineBox:
+    labels = [label for label in range(1, len(blobs.boxes)) if x0 <= blobs.boxes[label, 0] < x1]
+    boxes = blobs.boxes[labels]
+    box = (int(boxes[:, 0].min()), int(boxes[:, 1].min()), int(boxes[:, 2].max()), int(boxes[:, 3].max()))
+    return LineBox(box, labels)
+
+
+CELL = (0, 0, 300, 120)
+DIGIT = 12  # a digit's width; digits 4 pixels apart, 25 tall
+
+
+def digits(x: int, *levels: int) -> list[tuple[int, int, int, int, int]]:
+    return [
+        (x + i * (DIGIT + 4), 50, x + i * (DIGIT + 4) + DIGIT, 75, level) for i, level in enumerate(levels)
+    ]
+
+
+def test_print_too_faint_for_the_ink_map_beside_a_line_is_read_with_it() -> None:
+    # 0.00 with its first 0 too faint for the ink map (150): the line is the 00 alone until widened.
+    grey, blobs = faint_page(*digits(100, 150, 120, 120))
+    line = the_line(blobs, 110, 300)
+    assert line.box[0] == 116
+    assert over_faint_print(line, blobs, grey, CELL, []).box == (100, 50, 144, 75)
+
+
+@pytest.mark.parametrize(
+    ("beside", "why"),
+    [
+        ((70, 50, 82, 75, 205), "lighter than faint print: what a dropped seal's colour leaves"),
+        ((70, 50, 82, 75, 20), "darker, yet no ink: taken out of the ink map on purpose"),
+        ((70, 60, 82, 64, 150), "a speck, not half a line tall"),
+        ((40, 50, 52, 75, 150), "too far: beyond the gap within a line"),
+    ],
+)
+def test_a_line_is_not_widened_over_what_is_no_print_of_it(beside: tuple[int, ...], why: str) -> None:
+    grey, blobs = faint_page(*digits(100, 120, 120), beside)  # type: ignore[arg-type]
+    line = the_line(blobs, 100, 300)
+    assert over_faint_print(line, blobs, grey, CELL, []).box == line.box, why
+
+
+def test_a_line_is_widened_no_further_than_its_cell_and_the_lines_beside_it() -> None:
+    grey, blobs = faint_page(*digits(100, 150, 150, 120, 120))
+    line = the_line(blobs, 130, 300)
+    assert over_faint_print(line, blobs, grey, CELL, []).box[0] == 100
+    assert over_faint_print(line, blobs, grey, (110, 0, 300, 120), []).box[0] == 110  # the cell's edge
+    other = (95, 50, 113, 75)  # a line of its own there, the first faint digit its own
+    assert over_faint_print(line, blobs, grey, CELL, [other]).box[0] == 116
+
+
+def test_pieces_a_widening_brings_near_are_one_line() -> None:
+    # 180.00 whose 80 the ink map lost: pieces 1 and .00 far apart, the 1 widened over the 80 up to
+    # a decimal point's gap from the .00. A piece nobody widened stays apart whatever the gap.
+    one, rest = LineBox((100, 50, 106, 75), [1]), LineBox((140, 50, 170, 75), [2])
+    widened = [LineBox((100, 50, 130, 75), [1]), rest]
+    (joined,) = joined_where_widened([one, rest], widened)
+    assert joined.box == (100, 50, 170, 75) and joined.labels == [1, 2]
+    apart = [LineBox((100, 50, 130, 75), [1]), rest]
+    assert joined_where_widened(apart, apart) == apart
