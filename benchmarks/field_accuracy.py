@@ -8,7 +8,8 @@ Each cell of the matrix draws --forms forms (the eight real forms and random one
 own PDF, with the cell's typeface family (or face), scan mode and quality fixed and every other choice
 (face of the family, seal ink and place, layout, geometry, light) drawn from the seed. It prints per
 cell: forms, forms verified, figures exact, texts exact, forms verified with a wrong figure (must be 0),
-seconds per page of the in-process chain; totals per quality; the OCR engine's start time; and, per
+seconds per page of the in-process chain; totals per quality, and how many forms were verified with a
+header field (year, project, department, unit) read wrong; the OCR engine's start time; and, per
 quality, over the records that need review: the median and largest number of fields a reviewer must
 look at (`Record.fields_needing_review()`), and how often the arithmetic's suggestion for such a field
 is the value the form really carries (overall, and where it differs from the value read). Every figure
@@ -39,6 +40,8 @@ from services.ocr import InputRejected, OcrEngine, OcrSettings
 from services.ocr.models import LINE_READERS
 
 MIN_CONFIDENCE = 0.8
+HEADER_FIELDS = ("form.year", "form.project_name", "form.department", "form.implementing_unit")
+"""fields a verified record must have read with confidence, though no arithmetic checks them"""
 
 
 @dataclass
@@ -66,6 +69,7 @@ class Cell:
     forms: int = 0
     verified: int = 0
     verified_wrong: int = 0  # verified although a figure was read wrong: must stay 0
+    verified_wrong_header: int = 0  # verified although a header field (no arithmetic checks it) is wrong
     figures: int = 0
     figures_exact: int = 0
     texts: int = 0
@@ -79,6 +83,7 @@ class Cell:
             "forms",
             "verified",
             "verified_wrong",
+            "verified_wrong_header",
             "figures",
             "figures_exact",
             "texts",
@@ -116,16 +121,23 @@ def measure_form(engine: OcrEngine, form: Form, pdf: Path, pages: int) -> Cell:
     records = process_bytes(engine, pdf.read_bytes(), pdf.name, MIN_CONFIDENCE, (InputRejected,))
     seconds = time.perf_counter() - started
     # One form per PDF: the record read from it, or none when the chain found no form.
-    record = records[0] if len(records) == 1 else None
+    cell = judged(records[0] if len(records) == 1 else None, form)
+    cell.pages, cell.seconds = pages, seconds
+    return cell
+
+
+def judged(record: Record | None, form: Form) -> Cell:
+    """One form's record (None: no form found) against the form it was drawn from."""
     wrong = set(_wrong_fields(record, form))
     truth = leaf_values(form)
     figures = [path for path in truth if is_figure(path)]
-    cell = Cell(forms=1, pages=pages, seconds=seconds, figures=len(figures), texts=len(truth) - len(figures))
+    cell = Cell(forms=1, figures=len(figures), texts=len(truth) - len(figures))
     cell.figures_exact = sum(path not in wrong for path in figures)
     cell.texts_exact = cell.texts - sum(1 for path in wrong if path in truth and not is_figure(path))
     if record is not None and record.status is Status.verified:
         cell.verified = 1
         cell.verified_wrong = int(cell.figures_exact < cell.figures)
+        cell.verified_wrong_header = int(any(path in wrong for path in HEADER_FIELDS))
     if record is not None and record.status is Status.needs_review:
         cell.review = review_of(record, form)
     return cell
@@ -247,6 +259,10 @@ def print_summary(results: dict[Axis, Cell], engine_start: float) -> None:
     banner = "!!! " if everything.verified_wrong else ""
     print(
         f"\n{banner}FORMS VERIFIED WITH A WRONG FIGURE: {everything.verified_wrong} (must be 0){banner[::-1]}"
+    )
+    print(
+        f"forms verified with a header field read wrong (no rule checks it, its confidence alone): "
+        f"{everything.verified_wrong_header}"
     )
 
 
