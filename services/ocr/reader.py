@@ -320,8 +320,8 @@ def _over_faint_print(lines: PageLines, grids: list[Grid], blobs: Blobs, text: n
     print (a dash, a dot) stay as found."""
     for (t, c), rows in lines.cells.items():
         boxes = [piece.box for row in rows for piece in row]
+        bounds = grids[t].cells[c].bbox
         for index, row in enumerate(rows):
-            bounds = grids[t].cells[c].bbox
             widened = [
                 over_faint_print(piece, blobs, text, bounds, [b for b in boxes if b != piece.box])
                 if piece.height >= lines.line_height / 2

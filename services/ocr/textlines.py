@@ -155,14 +155,16 @@ def _attach_dots(rows: list[LineBox], all_boxes: np.ndarray, small: np.ndarray) 
                 break
 
 
-WIDE_GAP = 1.5
-"""pieces of one row farther apart than this many character heights are separate text lines"""
+def widest_gap(height: int) -> int:
+    """The widest gap within one line of print this tall (~1.5 character heights): pieces of a row
+    farther apart are separate text lines."""
+    return max(8, int(height * 1.5))
 
 
 def split_wide_gaps(row: LineBox, all_boxes: np.ndarray) -> list[LineBox]:
-    """Pieces of one row farther apart than `WIDE_GAP` character heights are separate text lines."""
+    """Pieces of one row farther apart than `widest_gap` are separate text lines."""
     labels = sorted(row.labels, key=lambda lab: all_boxes[lab, 0])
-    gap_limit = max(8, int(row.height * WIDE_GAP))
+    gap_limit = widest_gap(row.height)
     pieces: list[LineBox] = []
     for label in labels:
         x0, y0, x1, y1 = (int(v) for v in all_boxes[label, :4])
@@ -285,7 +287,7 @@ def over_faint_print(
 
 def joined_where_widened(found: list[LineBox], widened: list[LineBox]) -> list[LineBox]:
     """The row's pieces, left to right, with two made one where one of them was widened and the gap
-    between them is now no wider than the gap within a line (`split_wide_gaps`)."""
+    between them is now no wider than the gap within a line (`widest_gap`)."""
     joined: list[tuple[LineBox, bool]] = []
     pairs = sorted(zip(widened, found, strict=True), key=lambda pair: pair[0].box[0])
     for piece, before in pairs:
@@ -293,9 +295,7 @@ def joined_where_widened(found: list[LineBox], widened: list[LineBox]) -> list[L
         if joined:
             last, last_grew = joined[-1]
             lb, pb = last.box, piece.box
-            if (grew or last_grew) and pb[0] - lb[2] <= max(
-                8, int(WIDE_GAP * max(last.height, piece.height))
-            ):
+            if (grew or last_grew) and pb[0] - lb[2] <= widest_gap(max(last.height, piece.height)):
                 box = (lb[0], min(lb[1], pb[1]), max(lb[2], pb[2]), max(lb[3], pb[3]))
                 joined[-1] = (LineBox(box, [*last.labels, *piece.labels]), True)
                 continue
