@@ -55,6 +55,7 @@ from services.ocr.textlines import (
     split_tall_rows,
     split_wide_gaps,
     without_faint_blobs,
+    without_faint_rows,
 )
 
 log = logging.getLogger(__name__)
@@ -272,6 +273,8 @@ class OcrEngine:
                 grids = self._slanet_grids(clean, blobs, dpi)
         with watch.stage("lines"):
             lines = lines_by_region(blobs, grids, clean.grey.shape, dpi)
+            for cell, rows in lines.cells.items():
+                lines.cells[cell] = without_faint_rows(rows, blobs, clean.grey, lines.line_height)
             text = without_rulings(clean.grey, table_rulings)
             _over_faint_print(lines, grids, blobs, text)
             pieces = _flatten(lines)

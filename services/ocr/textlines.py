@@ -327,6 +327,39 @@ def without_faint_blobs(line: LineBox, blobs: Blobs, grey: np.ndarray) -> LineBo
     return _row_of(kept, blobs.boxes)
 
 
+def without_faint_rows(
+    rows: list[list[LineBox]], blobs: Blobs, grey: np.ndarray, line_height: float
+) -> list[list[LineBox]]:
+    """A cell's rows without those far fainter than its darkest row of print (as `without_faint_blobs`
+    judges), a lone speck aside.
+
+    What a dropped red seal leaves (the pale edges of its serial number, a few strokes of its letters)
+    can still make a row of its own in a cell: the recogniser reads it surely, as digits, and the
+    cell's figure gets them in front (26358.90). Print is never that much fainter than the print of
+    the cell it shares. A speck is no measure: a scanner's black dot beside light print says nothing of
+    how dark the print is."""
+    printed = [row for row in rows if not (len(row) == 1 and is_speck(row[0], line_height))]
+    if len(printed) < 2:
+        return rows
+    darkest = {id(row): _print_darkness(row, blobs, grey, line_height) for row in printed}
+    limit = min(darkest.values()) * (1 - FAINT_SHARE) + 255 * FAINT_SHARE
+    return [row for row in rows if darkest.get(id(row), 0) <= limit]
+
+
+SPECK_SHARE = 0.3
+"""a blob no longer or taller than this share of a line's height is a speck, no measure of print"""
+
+
+def _print_darkness(row: list[LineBox], blobs: Blobs, grey: np.ndarray, line_height: float) -> int:
+    """The darkest grey of a row's blobs, specks aside (a scanner's black dot on light print) where
+    the row holds more than specks."""
+    labels = [label for piece in row for label in piece.labels]
+    boxes = blobs.boxes[labels]
+    sized = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= SPECK_SHARE * line_height
+    measured = [label for label, big in zip(labels, sized, strict=True) if big] or labels
+    return min(_darkest(label, blobs, grey) for label in measured)
+
+
 def _darkest(label: int, blobs: Blobs, grey: np.ndarray) -> int:
     """The darkest grey of one blob, looked for in its own box (a line's box need not hold all of a dot
     hanging below it)."""

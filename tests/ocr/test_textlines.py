@@ -12,6 +12,7 @@ from services.ocr.textlines import (
     joined_where_widened,
     over_faint_print,
     without_faint_blobs,
+    without_faint_rows,
 )
 
 pytestmark = pytest.mark.unit
@@ -136,3 +137,50 @@ def test_pieces_a_widening_brings_near_are_one_line() -> None:
     assert joined.box == (100, 50, 170, 75) and joined.labels == [1, 2]
     apart = [LineBox((100, 50, 130, 75), [1]), rest]
     assert joined_where_widened(apart, apart) == apart
+
+
+def rows_of(grey: np.ndarray) -> tuple[list[list[LineBox]], Blobs]:
+    """Each blob of the page a row of its own, top to bottom."""
+    ink = np.where(grey < 240, np.uint8(255), np.uint8(0))
+    blobs = find_blobs(ink, np.zeros_like(ink), 200)
+    rows = [
+        [LineBox(tuple(int(v) for v in blobs.boxes[label, :4]), [label])]  # type: ignore[arg-type]
+        for label in sorted(range(1, len(blobs.boxes)), key=lambda label: blobs.boxes[label, 1])
+    ]
+    return rows, blobs
+
+
+def test_a_row_far_fainter_than_its_cells_print_is_dropped() -> None:
+    # A seal's pale serial number (darkest 180) above a cell's figure (darkest 0): 26 + 358.90.
+    grey = page_with((100, 10, 130, 25, 180), (100, 60, 180, 85, 0))
+    rows, blobs = rows_of(grey)
+    kept = without_faint_rows(rows, blobs, grey, 25)
+    assert [row[0].box for row in kept] == [(100, 60, 180, 85)]
+
+
+@pytest.mark.parametrize(
+    "marks",
+    [
+        # a light scan: every row of the cell as faint as the other
+        [(100, 10, 130, 25, 170), (100, 60, 180, 85, 150)],
+        # a row lighter than the other, but well past half way to black
+        [(100, 10, 130, 25, 110), (100, 60, 180, 85, 0)],
+        # one row alone, however faint: nothing in the cell to judge it by
+        [(100, 10, 130, 25, 200)],
+        # light print (darkest 150) beside a scanner's black speck: a speck is no measure of the print
+        [(100, 10, 103, 13, 0), (100, 60, 180, 85, 150)],
+    ],
+)
+def test_a_cells_print_rows_are_kept(marks: list[tuple[int, int, int, int, int]]) -> None:
+    grey = page_with(*marks)
+    rows, blobs = rows_of(grey)
+    assert without_faint_rows(rows, blobs, grey, 25) == rows
+
+
+def test_a_speck_on_a_row_is_no_measure_of_its_print() -> None:
+    # 项目 over 名称 in light print (150), with a scanner's black dot on the 名称 row: both rows stay.
+    grey = page_with((100, 10, 130, 25, 150), (100, 60, 130, 85, 150), (135, 70, 138, 73, 0))
+    rows, blobs = rows_of(grey)
+    top, bottom, speck = (row[0] for row in sorted(rows, key=lambda row: row[0].box[0] + row[0].box[1]))
+    on_a_row = [[top], [LineBox((100, 60, 138, 85), bottom.labels + speck.labels)]]
+    assert without_faint_rows(on_a_row, blobs, grey, 25) == on_a_row
