@@ -259,3 +259,20 @@ def test_a_light_stroke_hanging_from_the_print_under_a_grey_seal_stays() -> None
     upright = np.zeros_like(grey)
     cv2.line(upright, (350, 360), (350, 440), 255, 1)
     assert not (found.paper[upright > 0] > 0).any(), "the dark print was whitened"
+
+
+def test_an_oval_seal_faded_along_a_third_of_its_rim_is_found() -> None:
+    # A stamp pressed unevenly: a third of the rim left as a hairline, letters inside, 45 × 30 mm.
+    mm = 200 / 25.4
+    ink = np.zeros((1200, 1200), np.uint8)
+    axes = (round(22 * mm), round(15 * mm))
+    cv2.ellipse(ink, (600, 600), axes, 0, 270, 510, 255, round(1.2 * mm))
+    cv2.ellipse(ink, (600, 600), axes, 0, 150, 270, 255, 1)
+    for k in range(8):
+        cv2.putText(
+            ink, "ABC", (450 + 30 * (k % 3), 560 + 25 * (k // 3)), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 255, 2
+        )
+    found = find_seals(ink, 200)
+    assert len(found) == 1, found
+    assert np.hypot(found[0].x - 600, found[0].y - 600) < 5
+    assert abs(found[0].shape.aspect - 22 / 15) < 0.1
