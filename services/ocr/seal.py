@@ -14,6 +14,7 @@ the seal's.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import cv2
@@ -336,6 +337,12 @@ class RingEvidence:
     pixels_per_mm: float
 
     @property
+    def clearness(self) -> float:
+        """How far the ring's ink stands out of the bands either side (the inside, where the letters
+        run, at half)."""
+        return self.density - max(0.5 * self.inside, self.outside)
+
+    @property
     def is_seal(self) -> bool:
         """Text and rulings a circle happens to cross cover some directions densely and leave others
         bare, and make no sharp band; a stamped ring, even dotted or faded in places, shows ink nearly
@@ -414,6 +421,7 @@ def _refine(ink: np.ndarray, rulings: np.ndarray | None, candidate: Candidate, d
             fitted = _fit_rim(xs, ys, px, py, stretch, evidence)
             if fitted is not None and (again := evidence_at(*fitted)) is not None and again.is_seal:
                 (px, py, stretch), evidence = fitted, again
+            px, py, stretch, evidence = _clearest_turn(xs, ys, px, py, stretch, evidence, evidence_at)
     if evidence is None or not evidence.is_seal:
         return None
     u, v = stretch.apply(xs - px, ys - py)
@@ -424,6 +432,36 @@ def _refine(ink: np.ndarray, rulings: np.ndarray | None, candidate: Candidate, d
     if not least - 1 <= length_mm <= most + 1:
         return None  # a ring of another size is not a seal (a letter's loop, a drawn circle)
     return seal
+
+
+TURN_CHECKS = (-20, -10, 10, 20)
+TURN_CHECK_ASPECT = 1.45
+"""turns away from the fitted one, at a middling oval's length over breadth, checked on every pixel
+once the rim is fitted"""
+
+
+def _clearest_turn(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    x: float,
+    y: float,
+    shape: Stretch,
+    rim: RingEvidence,
+    evidence_at: Callable[[float, float, Stretch], RingEvidence | None],
+) -> tuple[float, float, Stretch, RingEvidence]:
+    """The fitted oval, or one turned `TURN_CHECKS` from it and fitted again whose rim stands out more
+    clearly. The climb judges on a sample of the pixels, and heavy letters inside the rim can hold it
+    at a turn 20° off, where the rim's pixels fit no better; judged on every pixel, the true turn
+    leaves the band outside the rim bare."""
+    for turn in TURN_CHECKS:
+        turned = evidence_at(x, y, Stretch(TURN_CHECK_ASPECT, shape.angle + turn))
+        if turned is None or not turned.is_seal or turned.clearness <= rim.clearness:
+            continue
+        fitted = _fit_rim(xs, ys, x, y, Stretch(TURN_CHECK_ASPECT, shape.angle + turn), turned)
+        again = evidence_at(*fitted) if fitted is not None else None
+        if fitted is not None and again is not None and again.is_seal and again.clearness > rim.clearness:
+            (x, y, shape), rim = fitted, again
+    return x, y, shape, rim
 
 
 RIM_FITS = 3

@@ -91,6 +91,8 @@ def test_an_oval_seal_is_found_with_its_length_and_turn(mode: str, seal: str, pl
         (1000, "song", "total_score"),  # its turn was found 11° off
         (1005, "fangsong", "total_score"),  # not found: the climb stopped on a ring too short
         (1009, "fangsong", "header"),  # not found
+        (1017, "song", "total_score"),  # found 18° off: letters inside held the climb
+        (1018, "hei", "figures"),  # found 21° off
     ],
 )
 def test_an_oval_grey_seal_is_fitted_closely_whatever_its_turn(seed: int, font: str, place: str) -> None:
