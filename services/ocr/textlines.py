@@ -313,6 +313,11 @@ no print of the line (print's thin strokes reach well past half way; the mottle 
 or a grainy page leaves does not)"""
 
 
+def _far_fainter_than(darkest: int) -> float:
+    """The grey beyond which ink is far fainter than `darkest`: `FAINT_SHARE` of the way to paper."""
+    return darkest * (1 - FAINT_SHARE) + 255 * FAINT_SHARE
+
+
 def without_faint_blobs(line: LineBox, blobs: Blobs, grey: np.ndarray) -> LineBox | None:
     """The line without the blobs far fainter than its darkest, or None when every blob is as dark.
 
@@ -320,7 +325,7 @@ def without_faint_blobs(line: LineBox, blobs: Blobs, grey: np.ndarray) -> LineBo
     seal's star) makes a line box three times its height: the recogniser, shown the character that
     small among the mottle, reads nothing."""
     darkest = {label: _darkest(label, blobs, grey) for label in line.labels}
-    limit = min(darkest.values()) * (1 - FAINT_SHARE) + 255 * FAINT_SHARE
+    limit = _far_fainter_than(min(darkest.values()))
     kept = [label for label in line.labels if darkest[label] <= limit]
     if len(kept) == len(line.labels):
         return None
@@ -342,7 +347,7 @@ def without_faint_rows(
     if len(printed) < 2:
         return rows
     darkest = {id(row): _print_darkness(row, blobs, grey, line_height) for row in printed}
-    limit = min(darkest.values()) * (1 - FAINT_SHARE) + 255 * FAINT_SHARE
+    limit = _far_fainter_than(min(darkest.values()))
     return [row for row in rows if darkest.get(id(row), 0) <= limit]
 
 
