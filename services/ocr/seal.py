@@ -53,6 +53,8 @@ SPECK_AREA = 6
 """pixels (at 100 dpi) a dot of a dotted seal, or of the print's punctuation, covers at most"""
 LIGHT_STROKE_AREA = 25
 """pixels (at 100 dpi) a light piece of print hanging from its dark strokes covers at most"""
+PRINT_HEIGHT_SLACK = 0.15
+"""share of its dark print's height a light stroke of the print may reach above or below it"""
 PRINT_ACROSS_RING = 0.35
 """how much darker than the split (as a share of print to seal) print on a lighter ring must be to stay"""
 LIGHTER_RING = 0.5
@@ -780,8 +782,9 @@ def _light_print(light: np.ndarray, dark: np.ndarray, dpi: int) -> np.ndarray:
     """Light ink that is part of the print: a piece no larger than a stroke that runs on from dark print.
 
     A thin stroke fades as it thins (the diagonal of a 楷体 4, the tail of a 仿宋 stroke) and may be as
-    light as the seal, but it hangs from the dark print it belongs to. Where a seal's stroke crosses the
-    print, it runs on far beyond it: too large a piece to be kept.
+    light as the seal, but it hangs from the dark print it belongs to, within that print's height.
+    Where a seal's stroke crosses the print, it runs on far beyond it: too large a piece to be kept,
+    or, cut short by the print it crosses, above or below it (a letter's stroke across the 1 of 100.00).
     """
     dark = _specks(dark, dpi, SPECK_AREA * 2) ^ dark  # print's strokes, not a seal's dark specks
     count, labels, stats, _ = cv2.connectedComponentsWithStats(light.astype(np.uint8), connectivity=8)
@@ -789,7 +792,27 @@ def _light_print(light: np.ndarray, dark: np.ndarray, dpi: int) -> np.ndarray:
     touching[np.unique(labels[_with_neighbours(dark) & light])] = True
     keep = touching & (stats[:, cv2.CC_STAT_AREA] <= (dpi / 100) ** 2 * LIGHT_STROKE_AREA)
     keep[0] = False
+    if keep.any():
+        _, dark_labels, dark_stats, _ = cv2.connectedComponentsWithStats(
+            dark.astype(np.uint8), connectivity=8
+        )
+        for index in np.nonzero(keep)[0]:
+            keep[index] = _within_height(stats[index], dark_labels, dark_stats)
     return keep[labels]
+
+
+def _within_height(piece: np.ndarray, dark_labels: np.ndarray, dark_stats: np.ndarray) -> bool:
+    """Whether a light piece lies within the height of the dark print beside it (a little beyond it
+    at most: a faded stroke's end)."""
+    x, y, w, h = (int(v) for v in piece[:4])
+    around = dark_labels[max(0, y - 1) : y + h + 1, max(0, x - 1) : x + w + 1]
+    beside = np.unique(around[around > 0])
+    if beside.size == 0:
+        return False
+    top = int(dark_stats[beside, cv2.CC_STAT_TOP].min())
+    bottom = int((dark_stats[beside, cv2.CC_STAT_TOP] + dark_stats[beside, cv2.CC_STAT_HEIGHT]).max())
+    slack = max(2, round(PRINT_HEIGHT_SLACK * (bottom - top)))
+    return y >= top - slack and y + h <= bottom + slack
 
 
 def _whiten(paper: np.ndarray, dots: np.ndarray) -> None:

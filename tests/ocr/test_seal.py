@@ -263,6 +263,29 @@ def test_a_light_stroke_hanging_from_the_print_under_a_grey_seal_stays() -> None
     assert not (found.paper[upright > 0] > 0).any(), "the dark print was whitened"
 
 
+def test_a_seal_strokes_piece_below_the_print_it_crosses_leaves_it() -> None:
+    """A letter's stroke across the 1 of 100.00, cut short by it: the piece hanging below the 1 is no
+    faded stroke of the 1 (print stays within its own height), and leaves the page."""
+    grey = np.full((700, 700), 255, np.uint8)
+    for x in range(40, 660, 20):  # print elsewhere on the page: its darkness is the print's
+        cv2.line(grey, (x, 20), (x, 50), 20, 3)
+        cv2.line(grey, (x, 650), (x, 680), 20, 3)
+    seal = Seal(x=350, y=350, radius=150, ring_width=10)
+    cv2.circle(grey, (350, 350), 145, 120, 10)  # the ring, mid-grey (a red seal scanned grey)
+    cv2.line(grey, (338, 418), (362, 370), 120, 3)  # the letter's stroke, light…
+    cv2.line(grey, (350, 360), (350, 400), 20, 3)  # …across the 1, dark
+    ink = np.where(grey < 200, np.uint8(255), np.uint8(0))
+
+    found = seal_ink(grey, ink, [seal], 200)
+
+    below = np.zeros_like(grey)
+    cv2.line(below, (339, 416), (345, 404), 255, 1)
+    assert (found.paper[below > 0] > 0).all(), "the stroke's piece below the 1 stayed"
+    one = np.zeros_like(grey)
+    cv2.line(one, (350, 362), (350, 398), 255, 1)
+    assert not (found.paper[one > 0] > 0).any(), "the 1 was whitened"
+
+
 def test_an_oval_seal_faded_along_a_third_of_its_rim_is_found() -> None:
     # A stamp pressed unevenly: a third of the rim left as a hairline, letters inside, 45 × 30 mm.
     mm = 200 / 25.4
