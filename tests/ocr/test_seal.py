@@ -234,16 +234,21 @@ def test_print_a_lighter_ring_runs_through_stays_whole_in_the_ink_map() -> None:
     assert (found.ink[rim_elsewhere] > 0).mean() > 0.95, "the rim stayed in the ink map"
 
 
+def page_with_a_grey_seal() -> tuple[np.ndarray, Seal]:
+    """A page with print above and below a grey seal's ring (its darkness is the print's), and the seal."""
+    grey = np.full((700, 700), 255, np.uint8)
+    for x in range(40, 660, 20):
+        cv2.line(grey, (x, 20), (x, 50), 20, 3)
+        cv2.line(grey, (x, 650), (x, 680), 20, 3)
+    cv2.circle(grey, (350, 350), 145, 120, 10)  # the ring, mid-grey (a red seal scanned grey)
+    return grey, Seal(x=350, y=350, radius=150, ring_width=10)
+
+
 def test_a_light_stroke_hanging_from_the_print_under_a_grey_seal_stays() -> None:
     """A thin stroke fades as it thins (the diagonal of a 楷体 4) and can be as light as a grey seal;
     it stays on the page because it runs on from its dark print, while the seal's strokes, as light but
     far longer, and the seal's own strokes that cross the print, leave it."""
-    grey = np.full((700, 700), 255, np.uint8)
-    for x in range(40, 660, 20):  # print elsewhere on the page: its darkness is the print's
-        cv2.line(grey, (x, 20), (x, 50), 20, 3)
-        cv2.line(grey, (x, 650), (x, 680), 20, 3)
-    seal = Seal(x=350, y=350, radius=150, ring_width=10)
-    cv2.circle(grey, (350, 350), 145, 120, 10)  # the ring, mid-grey (a red seal scanned grey)
+    grey, seal = page_with_a_grey_seal()
     cv2.line(grey, (260, 300), (440, 300), 120, 8)  # a letter's stroke
     cv2.line(grey, (290, 430), (430, 430), 120, 8)  # one that crosses the print
     cv2.line(grey, (350, 360), (350, 440), 20, 3)  # the print: a 4's upright, dark…
@@ -266,12 +271,7 @@ def test_a_light_stroke_hanging_from_the_print_under_a_grey_seal_stays() -> None
 def test_a_seal_strokes_piece_below_the_print_it_crosses_leaves_it() -> None:
     """A letter's stroke across the 1 of 100.00, cut short by it: the piece hanging below the 1 is no
     faded stroke of the 1 (print stays within its own height), and leaves the page."""
-    grey = np.full((700, 700), 255, np.uint8)
-    for x in range(40, 660, 20):  # print elsewhere on the page: its darkness is the print's
-        cv2.line(grey, (x, 20), (x, 50), 20, 3)
-        cv2.line(grey, (x, 650), (x, 680), 20, 3)
-    seal = Seal(x=350, y=350, radius=150, ring_width=10)
-    cv2.circle(grey, (350, 350), 145, 120, 10)  # the ring, mid-grey (a red seal scanned grey)
+    grey, seal = page_with_a_grey_seal()
     cv2.line(grey, (338, 418), (362, 370), 120, 3)  # the letter's stroke, light…
     cv2.line(grey, (350, 360), (350, 400), 20, 3)  # …across the 1, dark
     ink = np.where(grey < 200, np.uint8(255), np.uint8(0))
