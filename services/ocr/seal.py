@@ -456,10 +456,11 @@ def _clearest_turn(
     at a turn 20° off, where the rim's pixels fit no better; judged on every pixel, the true turn
     leaves the band outside the rim bare."""
     for turn in TURN_CHECKS:
-        turned = evidence_at(x, y, Stretch(TURN_CHECK_ASPECT, shape.angle + turn))
+        turned_shape = Stretch(TURN_CHECK_ASPECT, shape.angle + turn)
+        turned = evidence_at(x, y, turned_shape)
         if turned is None or not turned.is_seal or turned.clearness <= rim.clearness:
             continue
-        fitted = _fit_rim(xs, ys, x, y, Stretch(TURN_CHECK_ASPECT, shape.angle + turn), turned)
+        fitted = _fit_rim(xs, ys, x, y, turned_shape, turned)
         again = evidence_at(*fitted) if fitted is not None else None
         if fitted is not None and again is not None and again.is_seal and again.clearness > rim.clearness:
             (x, y, shape), rim = fitted, again

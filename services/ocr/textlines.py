@@ -343,12 +343,17 @@ def without_faint_rows(
     cell's figure gets them in front (26358.90). Print is never that much fainter than the print of
     the cell it shares. A speck is no measure: a scanner's black dot beside light print says nothing of
     how dark the print is."""
-    printed = [row for row in rows if not (len(row) == 1 and is_speck(row[0], line_height))]
+    darkness = [
+        None
+        if len(row) == 1 and is_speck(row[0], line_height)
+        else _print_darkness(row, blobs, grey, line_height)
+        for row in rows
+    ]
+    printed = [dark for dark in darkness if dark is not None]
     if len(printed) < 2:
         return rows
-    darkest = {id(row): _print_darkness(row, blobs, grey, line_height) for row in printed}
-    limit = _far_fainter_than(min(darkest.values()))
-    return [row for row in rows if darkest.get(id(row), 0) <= limit]
+    limit = _far_fainter_than(min(printed))
+    return [row for row, dark in zip(rows, darkness, strict=True) if dark is None or dark <= limit]
 
 
 SPECK_SHARE = 0.3
