@@ -423,7 +423,7 @@ def _refine(ink: np.ndarray, rulings: np.ndarray | None, candidate: Candidate, d
             fitted = _fit_rim(xs, ys, px, py, stretch, evidence)
             if fitted is not None and (again := evidence_at(*fitted)) is not None and again.is_seal:
                 (px, py, stretch), evidence = fitted, again
-            px, py, stretch, evidence = _clearest_turn(xs, ys, px, py, stretch, evidence, evidence_at)
+            px, py, stretch, evidence = _clearest_fit(xs, ys, px, py, stretch, evidence, evidence_at)
     if evidence is None or not evidence.is_seal:
         return None
     u, v = stretch.apply(xs - px, ys - py)
@@ -440,9 +440,11 @@ TURN_CHECKS = (-20, -10, 10, 20)
 TURN_CHECK_ASPECT = 1.45
 """turns away from the fitted one, at a middling oval's length over breadth, checked on every pixel
 once the rim is fitted"""
+WIDER_CHECK_MM = 2.0
+"""how much wider than the fitted rim a rim is looked for once the rim is fitted"""
 
 
-def _clearest_turn(
+def _clearest_fit(
     xs: np.ndarray,
     ys: np.ndarray,
     x: float,
@@ -451,20 +453,47 @@ def _clearest_turn(
     rim: RingEvidence,
     evidence_at: Callable[[float, float, Stretch], RingEvidence | None],
 ) -> tuple[float, float, Stretch, RingEvidence]:
-    """The fitted oval, or one turned `TURN_CHECKS` from it and fitted again whose rim stands out more
-    clearly. The climb judges on a sample of the pixels, and heavy letters inside the rim can hold it
-    at a turn 20° off, where the rim's pixels fit no better; judged on every pixel, the true turn
-    leaves the band outside the rim bare."""
+    """The fitted oval, or one fitted again from a neighbouring start whose rim stands out more
+    clearly. The climb judges on a sample of the pixels, and two things can hold it off the rim where
+    the rim's own pixels fit no better:
+    - heavy letters inside the rim, at a turn 20° off: turns `TURN_CHECKS` from the fitted one;
+    - a rim whose top went with a ruling it runs along, fitted lower and smaller through the letters
+      and a double ring's inner line: a rim `WIDER_CHECK_MM` wider.
+    Judged on every pixel, the true rim leaves the band outside it bare."""
+    starts: list[tuple[Stretch, RingEvidence]] = []
     for turn in TURN_CHECKS:
         turned_shape = Stretch(TURN_CHECK_ASPECT, shape.angle + turn)
-        turned = evidence_at(x, y, turned_shape)
-        if turned is None or not turned.is_seal or turned.clearness <= rim.clearness:
-            continue
-        fitted = _fit_rim(xs, ys, x, y, turned_shape, turned)
-        again = evidence_at(*fitted) if fitted is not None else None
-        if fitted is not None and again is not None and again.is_seal and again.clearness > rim.clearness:
-            (x, y, shape), rim = fitted, again
-    return x, y, shape, rim
+        # Seen from the centre fitted at the wrong turn, the true turn's ring may blur to no seal's;
+        # fitted to its band's pixels, it settles on the rim.
+        if (turned := evidence_at(x, y, turned_shape)) is not None:
+            starts.append((turned_shape, turned))
+    starts.append((shape, replace(rim, radius=rim.radius + WIDER_CHECK_MM * rim.pixels_per_mm)))
+    best = (x, y, shape, rim)
+    for start_shape, start in starts:
+        refitted = _refitted(xs, ys, x, y, start_shape, start, evidence_at)
+        if refitted is not None and refitted[3].clearness > best[3].clearness:
+            best = refitted
+    return best
+
+
+def _refitted(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    x: float,
+    y: float,
+    shape: Stretch,
+    start: RingEvidence,
+    evidence_at: Callable[[float, float, Stretch], RingEvidence | None],
+) -> tuple[float, float, Stretch, RingEvidence] | None:
+    """The rim fitted from `start`, and fitted once more from the ring found there (a start some way
+    off takes two fits to settle), or None where no seal's rim is found."""
+    for _ in range(2):
+        fitted = _fit_rim(xs, ys, x, y, shape, start)
+        found = evidence_at(*fitted) if fitted is not None else None
+        if fitted is None or found is None or not found.is_seal:
+            return None
+        (x, y, shape), start = fitted, found
+    return x, y, shape, start
 
 
 RIM_FITS = 3
