@@ -595,6 +595,15 @@ def test_seal_size_ink_and_turn_vary() -> None:
     assert len(turns) == 4 and all(-30 <= turn <= 30 for turn in turns)
 
 
+def test_a_seal_is_drawn_in_an_ink_its_scan_mode_shows() -> None:
+    """A stamp is 1-bit dots only on a 1-bit scan, also when the benchmark fixes the mode the seed
+    did not draw; a 1-bit scan shows a red or grey stamp in its own way."""
+    for seed in range(60):
+        for mode in ("colour", "grey"):
+            assert draw_look("office", seed, Split.heldout, mode=mode).seal != SealInk.bw
+    assert SealInk.bw in {draw_look("office", seed, mode="bw").seal for seed in range(20)}
+
+
 # --- geometry --------------------------------------------------------------------------------
 
 
@@ -680,8 +689,11 @@ def test_fixing_one_choice_keeps_every_other() -> None:
         drawn = draw_look("poor", seed)
         fixed = draw_look("poor", seed, mode="bw", face="kaiti-gb", seal_at="figures", dpi=300)
         assert (fixed.mode, fixed.face, fixed.seal_at, fixed.dpi) == ("bw", "kaiti-gb", "figures", 300)
-        keep = ("title_face", "style", "seal", "seal_shape", "perspective", "curl", "shadow", "noise")
+        keep = ("title_face", "style", "seal_shape", "perspective", "curl", "shadow", "noise")
         assert all(getattr(fixed, name) == getattr(drawn, name) for name in keep)
+        # The seal's ink follows the mode the page is scanned in: the same draw when the mode is too.
+        if drawn.mode == "bw":
+            assert fixed.seal == drawn.seal
         assert draw_look("poor", seed, family="fangsong").family is Family.fangsong
     with pytest.raises(ValueError, match="unknown look choice"):
         draw_look("office", 1, colour="red")

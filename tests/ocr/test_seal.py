@@ -122,34 +122,33 @@ def test_an_oval_grey_seal_is_fitted_closely_whatever_its_turn(seed: int, font: 
 
 
 @pytest.mark.parametrize(
-    ("form", "quality", "seed", "font", "page"),
+    ("form", "quality", "seed", "font", "page", "seal"),
     [
         # An oval as dark as 楷体 print over the figures, scanned grey at poor quality: the rim's flat
         # top meets a ruling and its ends stand upright in a row.
-        ("random-5007", "poor", 100_007, "kai", 1),
+        ("random-5007", "poor", 100_007, "kai", 1, "red"),
         # A dotted double ring over the grade of a grey page: the upright edges of its star.
-        ("real-1", "office", 200_032, "hei", -1),
+        ("real-1", "office", 200_032, "hei", -1, "bw"),
     ],
 )
 def test_what_a_seal_leaves_parts_no_table_row_or_column(
-    form: str, quality: str, seed: int, font: str, page: int
+    form: str, quality: str, seed: int, font: str, page: int, seal: str
 ) -> None:
     """Taken out with the seal, nothing of it is found as a ruling: the table has the rows and
     columns of the same page unsealed."""
     drawn = random_form(5007, heldout=True) if form == "random-5007" else load_fixture(REAL_FORMS[0]).form
 
-    def grid_shapes(**look: Any) -> list[tuple[int, int]]:
-        scan = scan_forms([drawn], quality, seed=seed, font=font, mode="grey", split=Split.heldout, **look)[
-            page
-        ]
+    def grid_shapes(seal: str) -> list[tuple[int, int]]:
+        look = {"mode": "grey", "seal": seal}
+        scan = scan_forms([drawn], quality, seed=seed, font=font, split=Split.heldout, **look)[page]
         dpi = scan.truth.dpi
         clean = clean_page(np.ascontiguousarray(np.array(scan.image.convert("RGB"))[:, :, ::-1]), dpi)
         clean, rulings, seals = without_seals(clean, ruling_masks(clean.ink, dpi), dpi)
-        assert len(seals) == (0 if look else 1)
+        assert len(seals) == (0 if seal == "none" else 1)
         _, rulings = dewarp(clean, rulings, dpi)
         return [(grid.n_rows, grid.n_cols) for grid in find_grids(rulings, dpi)]
 
-    assert grid_shapes() == grid_shapes(seal="none")
+    assert grid_shapes(seal) == grid_shapes("none")
 
 
 @pytest.mark.parametrize("mode", ["colour", "grey", "bw"])

@@ -1,7 +1,8 @@
 """What one scan looks like, drawn from a seed: typeface, layout, scan mode, seal, geometry, light.
 
 `draw_look(quality, seed, split)` draws every choice; any of them can be fixed by name
-(`draw_look("office", 3, face="uming", mode="bw")`), and fixing one never changes the others.
+(`draw_look("office", 3, face="uming", mode="bw")`), and fixing one never changes the others, but
+for the seal's ink, which is drawn (from the same number) for the mode the page is scanned in.
 `classic_look` is the look the project's first generator drew (Noto Sans, colour, a red round seal
 beside the grade, the standard layout), which the reading was first built on.
 
@@ -151,7 +152,7 @@ def draw_look(
     heldout = split is Split.heldout
     family_drawn = Family(str(rng.choice(list(Family))))
     # Each choice takes its numbers from the generator whatever is fixed, so fixing one choice never
-    # changes another.
+    # changes another (the seal's ink is drawn for the scan mode, from its own number all the same).
     face_pick, title_family_pick, title_face_pick = rng.random(), rng.random(), rng.random()
     body_family = Family(family) if family else family_drawn
     body = _pick(faces_of(body_family, heldout), face_pick)
@@ -160,6 +161,9 @@ def draw_look(
     title = body if title_family_pick > 0.85 else _pick(faces_of(title_family, heldout), title_face_pick)
     style = random_style(rng) if rng.random() < 0.85 else STANDARD
     mode = ScanMode(str(rng.choice(list(ScanMode))))
+    # The seal's ink is drawn for the mode the page is scanned in, fixed or drawn (from the same
+    # number either way): no scanner but a 1-bit one leaves a stamp as 1-bit dots.
+    scanned_in = ScanMode(fixed["mode"]) if fixed.get("mode") is not None else mode
     look = Look(
         quality=quality,
         split=split,
@@ -170,7 +174,7 @@ def draw_look(
         thousands=None,
         mode=mode,
         signature=bool(rng.random() < 0.3),
-        **_draw_seal(rng, mode, heldout),
+        **_draw_seal(rng, scanned_in, heldout),
         **_draw_scan(rng, quality),
     )
     return _fixed(look, fixed)
