@@ -11,6 +11,7 @@ from services.ocr.textlines import (
     find_blobs,
     joined_where_widened,
     over_faint_print,
+    page_print_darkness,
     without_faint_blobs,
     without_faint_rows,
 )
@@ -184,3 +185,31 @@ def test_a_speck_on_a_row_is_no_measure_of_its_print() -> None:
     top, bottom, speck = (row[0] for row in sorted(rows, key=lambda row: row[0].box[0] + row[0].box[1]))
     on_a_row = [[top], [LineBox((100, 60, 138, 85), bottom.labels + speck.labels)]]
     assert without_faint_rows(on_a_row, blobs, grey, 25) == on_a_row
+
+
+def test_a_cells_only_row_far_fainter_than_the_pages_print_is_dropped() -> None:
+    # The pale edges of a dropped red seal's letters alone in a cell (darkest 186) on a page whose
+    # print is black: the recogniser reads them as 'ダア' in a score cell.
+    grey = page_with((100, 10, 160, 35, 186))
+    rows, blobs = rows_of(grey)
+    assert without_faint_rows(rows, blobs, grey, 25, page_print=15) == []
+
+
+@pytest.mark.parametrize(
+    ("level", "page_print"),
+    [(170, 150), (110, 0)],  # a light page's print; a lighter row well past half way to black
+)
+def test_a_cells_only_row_of_print_is_kept(level: int, page_print: int) -> None:
+    grey = page_with((100, 10, 160, 35, level))
+    rows, blobs = rows_of(grey)
+    assert without_faint_rows(rows, blobs, grey, 25, page_print=page_print) == rows
+
+
+def test_a_pages_print_is_as_dark_as_its_middle_cell() -> None:
+    grey = page_with(
+        (10, 10, 40, 35, 0), (60, 10, 90, 35, 20), (110, 10, 140, 35, 40), (160, 10, 190, 35, 190)
+    )
+    rows, blobs = rows_of(grey)
+    cells = [[row] for row in rows]  # each mark a cell of its own
+    assert page_print_darkness(cells, blobs, grey, 25) == 30
+    assert page_print_darkness([], blobs, grey, 25) is None
