@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from scangen import scan_forms, write_pdf
+from scangen import random_form, scan_forms, write_pdf
 from scangen.compare import is_figure, leaf_values
 from scangen.fixtures import REAL_FORMS, load_fixture
 from selfeval.contract import Status
@@ -92,3 +92,19 @@ def test_where_the_reading_is_weak_no_wrong_figure_is_verified(
     assert record.status is Status.needs_review
     failing = {path for check in record.checks if check.status.value == "fail" for path in check.fields}
     assert set(wrong) <= failing | {path for path in wrong if read.get(path) is None}
+
+
+def test_a_red_seals_pale_remnants_alone_in_a_blank_cell_start_no_indicator(
+    engine: OcrEngine, tmp_path: Path
+) -> None:
+    """A red seal over 总分 on a colour scan, its colour dropped: the pale edges of its letters are left
+    alone in the blank score and reason cells of the row above, whose indicator name a page break cut.
+    Read as a score ('ダア'), they made that row an indicator of its own; far fainter than the page's
+    print, they are no line."""
+    form = random_form(5009, heldout=True)
+    look = {"font": "fangsong", "mode": "colour", "seal": "red", "seal_at": "total_score"}
+    pages = scan_forms([form], quality="office", seed=200_009, split="heldout", **look)
+    pdf = write_pdf(pages, tmp_path / "scan.pdf")
+    (record,) = process_bytes(engine, pdf.read_bytes(), pdf.name, 0.8, (InputRejected,))
+    assert len(record.form.indicators) == len(form.indicators)
+    assert record.status is Status.verified, record.failed_rules()
