@@ -53,6 +53,7 @@ from services.ocr.textlines import (
     merge_split_characters,
     over_faint_print,
     page_print_darkness,
+    rows_darkness,
     split_tall_rows,
     split_wide_gaps,
     without_faint_blobs,
@@ -274,9 +275,13 @@ class OcrEngine:
                 grids = self._slanet_grids(clean, blobs, dpi)
         with watch.stage("lines"):
             lines = lines_by_region(blobs, grids, clean.grey.shape, dpi)
-            page_print = page_print_darkness(list(lines.cells.values()), blobs, clean.grey, lines.line_height)
+            darkness = {
+                cell: rows_darkness(rows, blobs, clean.grey, lines.line_height)
+                for cell, rows in lines.cells.items()
+            }
+            page_print = page_print_darkness(darkness.values())
             for cell, rows in lines.cells.items():
-                lines.cells[cell] = without_faint_rows(rows, blobs, clean.grey, lines.line_height, page_print)
+                lines.cells[cell] = without_faint_rows(rows, darkness[cell], page_print)
             text = without_rulings(clean.grey, table_rulings)
             _over_faint_print(lines, grids, blobs, text)
             pieces = _flatten(lines)

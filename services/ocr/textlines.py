@@ -8,6 +8,7 @@ inside a line (decimal points, the dot of i) stay with it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import cv2
@@ -332,47 +333,44 @@ def without_faint_blobs(line: LineBox, blobs: Blobs, grey: np.ndarray) -> LineBo
     return _row_of(kept, blobs.boxes)
 
 
-def page_print_darkness(
-    cells: list[list[list[LineBox]]], blobs: Blobs, grey: np.ndarray, line_height: float
-) -> int | None:
-    """How dark a page's print is: the middle of its cells' darkest rows (specks aside), or None on a
-    page with no cell of print. A light scan's print is light all over; a seal's pale remnants are
-    in a few cells only."""
-    darkest = []
-    for rows in cells:
-        measured = [
-            _print_darkness(row, blobs, grey, line_height)
-            for row in rows
-            if not (len(row) == 1 and is_speck(row[0], line_height))
-        ]
-        if measured:
-            darkest.append(min(measured))
-    return int(np.median(darkest)) if darkest else None
-
-
-def without_faint_rows(
-    rows: list[list[LineBox]],
-    blobs: Blobs,
-    grey: np.ndarray,
-    line_height: float,
-    page_print: int | None = None,
-) -> list[list[LineBox]]:
-    """A cell's rows without those far fainter than its darkest row of print or than the page's print
-    (`page_print`, see `page_print_darkness`), as `without_faint_blobs` judges, a lone speck aside.
-
-    What a dropped red seal leaves (the pale edges of its serial number, a few strokes of its letters)
-    can still make a row of its own in a cell: the recogniser reads it surely, as digits, and the
-    cell's figure gets them in front (26358.90). Alone in a cell the seal left otherwise blank, it is
-    read as a value ('ダア' for a score), and a row cut by a page break starts an indicator of its own.
-    Print is never that much fainter than the print of the cell it shares, nor than the page's own. A
-    speck is no measure: a scanner's black dot beside light print says nothing of how dark the print
-    is. Without the page's print to go by, a cell's only row stays, however faint."""
-    darkness = [
+def rows_darkness(
+    rows: list[list[LineBox]], blobs: Blobs, grey: np.ndarray, line_height: float
+) -> list[int | None]:
+    """Each of a cell's rows' print darkness (`_print_darkness`), None for a lone speck: a scanner's
+    black dot beside light print says nothing of how dark the print is."""
+    return [
         None
         if len(row) == 1 and is_speck(row[0], line_height)
         else _print_darkness(row, blobs, grey, line_height)
         for row in rows
     ]
+
+
+def page_print_darkness(cells_darkness: Iterable[list[int | None]]) -> int | None:
+    """How dark a page's print is: the middle of its cells' darkest rows (`rows_darkness` of each
+    cell), or None on a page with no cell of print. A light scan's print is light all over; a seal's
+    pale remnants are in a few cells only."""
+    darkest = [
+        min(printed)
+        for darkness in cells_darkness
+        if (printed := [dark for dark in darkness if dark is not None])
+    ]
+    return int(np.median(darkest)) if darkest else None
+
+
+def without_faint_rows(
+    rows: list[list[LineBox]], darkness: list[int | None], page_print: int | None = None
+) -> list[list[LineBox]]:
+    """A cell's rows without those far fainter than its darkest row of print or than the page's print
+    (`page_print`, see `page_print_darkness`), as `without_faint_blobs` judges, a lone speck aside;
+    `darkness` is the rows' `rows_darkness`.
+
+    What a dropped red seal leaves (the pale edges of its serial number, a few strokes of its letters)
+    can still make a row of its own in a cell: the recogniser reads it surely, as digits, and the
+    cell's figure gets them in front (26358.90). Alone in a cell the seal left otherwise blank, it is
+    read as a value ('ダア' for a score), and a row cut by a page break starts an indicator of its own.
+    Print is never that much fainter than the print of the cell it shares, nor than the page's own.
+    Without the page's print to go by, a cell's only row stays, however faint."""
     printed = [dark for dark in darkness if dark is not None]
     if not printed or (len(printed) < 2 and page_print is None):
         return rows

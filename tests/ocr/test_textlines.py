@@ -12,6 +12,7 @@ from services.ocr.textlines import (
     joined_where_widened,
     over_faint_print,
     page_print_darkness,
+    rows_darkness,
     without_faint_blobs,
     without_faint_rows,
 )
@@ -155,7 +156,7 @@ def test_a_row_far_fainter_than_its_cells_print_is_dropped() -> None:
     # A seal's pale serial number (darkest 180) above a cell's figure (darkest 0): 26 + 358.90.
     grey = page_with((100, 10, 130, 25, 180), (100, 60, 180, 85, 0))
     rows, blobs = rows_of(grey)
-    kept = without_faint_rows(rows, blobs, grey, 25)
+    kept = without_faint_rows(rows, rows_darkness(rows, blobs, grey, 25))
     assert [row[0].box for row in kept] == [(100, 60, 180, 85)]
 
 
@@ -175,7 +176,7 @@ def test_a_row_far_fainter_than_its_cells_print_is_dropped() -> None:
 def test_a_cells_print_rows_are_kept(marks: list[tuple[int, int, int, int, int]]) -> None:
     grey = page_with(*marks)
     rows, blobs = rows_of(grey)
-    assert without_faint_rows(rows, blobs, grey, 25) == rows
+    assert without_faint_rows(rows, rows_darkness(rows, blobs, grey, 25)) == rows
 
 
 def test_a_speck_on_a_row_is_no_measure_of_its_print() -> None:
@@ -184,7 +185,7 @@ def test_a_speck_on_a_row_is_no_measure_of_its_print() -> None:
     rows, blobs = rows_of(grey)
     top, bottom, speck = (row[0] for row in sorted(rows, key=lambda row: row[0].box[0] + row[0].box[1]))
     on_a_row = [[top], [LineBox((100, 60, 138, 85), bottom.labels + speck.labels)]]
-    assert without_faint_rows(on_a_row, blobs, grey, 25) == on_a_row
+    assert without_faint_rows(on_a_row, rows_darkness(on_a_row, blobs, grey, 25)) == on_a_row
 
 
 def test_a_cells_only_row_far_fainter_than_the_pages_print_is_dropped() -> None:
@@ -192,7 +193,7 @@ def test_a_cells_only_row_far_fainter_than_the_pages_print_is_dropped() -> None:
     # print is black: the recogniser reads them as 'ダア' in a score cell.
     grey = page_with((100, 10, 160, 35, 186))
     rows, blobs = rows_of(grey)
-    assert without_faint_rows(rows, blobs, grey, 25, page_print=15) == []
+    assert without_faint_rows(rows, rows_darkness(rows, blobs, grey, 25), page_print=15) == []
 
 
 @pytest.mark.parametrize(
@@ -202,7 +203,7 @@ def test_a_cells_only_row_far_fainter_than_the_pages_print_is_dropped() -> None:
 def test_a_cells_only_row_of_print_is_kept(level: int, page_print: int) -> None:
     grey = page_with((100, 10, 160, 35, level))
     rows, blobs = rows_of(grey)
-    assert without_faint_rows(rows, blobs, grey, 25, page_print=page_print) == rows
+    assert without_faint_rows(rows, rows_darkness(rows, blobs, grey, 25), page_print=page_print) == rows
 
 
 def test_a_pages_print_is_as_dark_as_its_middle_cell() -> None:
@@ -211,5 +212,5 @@ def test_a_pages_print_is_as_dark_as_its_middle_cell() -> None:
     )
     rows, blobs = rows_of(grey)
     cells = [[row] for row in rows]  # each mark a cell of its own
-    assert page_print_darkness(cells, blobs, grey, 25) == 30
-    assert page_print_darkness([], blobs, grey, 25) is None
+    assert page_print_darkness(rows_darkness(cell, blobs, grey, 25) for cell in cells) == 30
+    assert page_print_darkness([]) is None
