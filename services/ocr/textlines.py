@@ -239,16 +239,26 @@ is print too faint for it (a softened 1-bit page's thinnest digits, print a red 
 lightened); what a dropped seal's colour leaves is lighter nearly everywhere, and ink darker than this
 outside the ink map was taken out of it on purpose (a seal's ink, a speck): the line ends there"""
 
+LIGHTEST_FAINT_PRINT = 205
+"""beside a line whose own print is light (a pale 150 dpi scan, print at grey 150-160), its faint print
+reaches to half way from the line's darkest to paper (`_far_fainter_than`), but never lighter than
+this: past it is paper's grain"""
+
+FAINT_GAP_SHARE = 0.8
+"""faint print is reached across gaps up to this share of the line's height: a blurred digit's lighter
+side and the gap to a decimal point beside it lie between the print the grey still shows"""
+
 
 def over_faint_print(
     line: LineBox, blobs: Blobs, grey: np.ndarray, within: Box, others: list[Box]
 ) -> LineBox:
     """The line widened over print beside it that the ink map left out (the 0 of 0.00 or the .00 of
-    10.00 in thin 宋体 at 150 dpi): columns of the line's band that hold such print and no blob of
-    another line, reached from its ends across gaps no wider than half its height, within its cell and
-    short of the lines beside it. What is added must be a third of a character wide and half the line
-    tall at least (a digit, not a speck); the recogniser reads it from the grey page, where it is plain
-    to see."""
+    10.00 in thin 宋体 at 150 dpi): columns of the line's band that hold such print (`FAINT_PRINT`, or
+    up to half way to paper from a light line's own print) and no blob of another line, reached from
+    its ends across gaps no wider than `FAINT_GAP_SHARE` of its height, within its cell and short of
+    the lines beside it. What is added must be a third of a character wide and half the line tall at
+    least (a digit, not a speck); the recogniser reads it from the grey page, where it is plain to
+    see."""
     x0, y0, x1, y1 = line.box
     height = y1 - y0
     left = max([box[2] for box in others if box[2] <= x0 and _same_band(box, line.box)], default=within[0])
@@ -257,10 +267,12 @@ def over_faint_print(
         return line
     labels, band = blobs.labels[y0:y1, left:right], grey[y0:y1, left:right]
     no_blob = labels == 0
-    faint = (band <= FAINT_PRINT[1]) & (band >= FAINT_PRINT[0]) & (no_blob | np.isin(labels, line.labels))
+    own_print = min((_darkest(label, blobs, grey) for label in line.labels), default=0)
+    lightest = max(FAINT_PRINT[1], min(_far_fainter_than(own_print), LIGHTEST_FAINT_PRINT))
+    faint = (band <= lightest) & (band >= FAINT_PRINT[0]) & (no_blob | np.isin(labels, line.labels))
     columns = faint.any(axis=0)
     taken = ((band < FAINT_PRINT[0]) & no_blob).any(axis=0)
-    gap = max(3, height // 2)
+    gap = max(3, int(FAINT_GAP_SHARE * height))
     start, stop = x0 - left, x1 - left  # the line's own columns, in the band's frame
 
     def reach(edge: int, step: int) -> int:

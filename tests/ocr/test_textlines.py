@@ -106,10 +106,31 @@ def test_print_too_faint_for_the_ink_map_beside_a_line_is_read_with_it() -> None
     assert over_faint_print(line, blobs, grey, CELL, []).box == (100, 50, 144, 75)
 
 
+def test_faint_print_beside_a_light_line_is_judged_by_the_lines_own_print() -> None:
+    # A pale scan: the 00 at grey 130, its first 0 at 185, lighter than faint print on a page of dark
+    # print yet well within half way from the line's own print to paper.
+    grey, blobs = faint_page(*digits(100, 185, 130, 130))
+    line = the_line(blobs, 110, 300)
+    assert over_faint_print(line, blobs, grey, CELL, []).box == (100, 50, 144, 75)
+    # The same grey beside dark print is no print of it (a dropped seal's remnant).
+    grey, blobs = faint_page(*digits(100, 185, 40, 40))
+    line = the_line(blobs, 110, 300)
+    assert over_faint_print(line, blobs, grey, CELL, []).box == line.box
+
+
+def test_faint_print_is_reached_across_a_decimal_points_gap() -> None:
+    # 0.00 whose 0 and point are too faint for the ink map: 18 pixels of paper (0.7 of the line's
+    # height) between the 0 and the 00, the faint point too light to count on.
+    grey, blobs = faint_page((100, 50, 112, 75, 150), (130, 50, 142, 75, 120), (146, 50, 158, 75, 120))
+    line = the_line(blobs, 120, 300)
+    assert over_faint_print(line, blobs, grey, CELL, []).box == (100, 50, 158, 75)
+
+
 @pytest.mark.parametrize(
     ("beside", "why"),
     [
         ((70, 50, 82, 75, 205), "lighter than faint print: what a dropped seal's colour leaves"),
+        ((70, 50, 82, 75, 190), "past half way from the line's print to paper"),
         ((70, 50, 82, 75, 20), "darker, yet no ink: taken out of the ink map on purpose"),
         ((70, 60, 82, 64, 150), "a speck, not half a line tall"),
         ((40, 50, 52, 75, 150), "too far: beyond the gap within a line"),
