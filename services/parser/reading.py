@@ -115,10 +115,6 @@ class FormReading:
     labels: dict[str, LabelMatch] = field(default_factory=dict)
 
 
-def _join(cells: list[Cell]) -> str:
-    return normalize_text("".join(c.text for c in cells))
-
-
 def _read_grade(cells: list[Cell], places: list[Place]) -> tuple[Grade | None, FieldSource]:
     """The grade: the one line of the cell that is a grade character alone (a signature or a seal
     beside it reads as lines of its own, which are not the grade), with that line's confidence."""
@@ -164,6 +160,44 @@ def figure_line(cell: Cell) -> TextLine | None:
 
 def _same_text_row(a: Box, b: Box) -> bool:
     return min(a[3], b[3]) > max(a[1], b[1])
+
+
+SPECK_CHARACTERS = 2
+"""a doubtful line beside a name is a seal's leftover only when this short: a name's own lost words
+are longer"""
+
+NAME_GAP = 2.0
+"""line heights of blank between a name's sure line and a doubtful piece beyond it; a name is printed
+in one run, its characters never that far apart"""
+
+
+def name_lines(lines: list[TextLine]) -> list[TextLine]:
+    """A header value's lines less what a seal left beside the name: a line read doubtfully, two
+    characters at most, lying beyond both ends of the sure lines by two of their heights (a seal's
+    letters and remnants right of 国内外科技合作交流 read '单', '' and '中' at 0.12-0.46). Every line
+    stays when none is sure."""
+    sure = [line for line in lines if line.confidence >= SURE_LINE]
+    if not sure:
+        return lines
+    start = min(line.box[0] for line in sure)
+    end = max(line.box[2] for line in sure)
+    gap = NAME_GAP * max(line.box[3] - line.box[1] for line in sure)
+
+    def speck(line: TextLine) -> bool:
+        beyond = line.box[0] >= end + gap or line.box[2] <= start - gap
+        return line.confidence < SPECK_LINE and len(line.text.strip()) <= SPECK_CHARACTERS and beyond
+
+    return [line for line in lines if not speck(line)]
+
+
+def _name_source(cells: list[Cell]) -> tuple[str, float | None]:
+    """A header value's text, read from its cells' `name_lines`, and the least confidence of what it
+    is read from. Cells are taken whole when nothing is left out (or given without lines: typed, or
+    from a test)."""
+    kept = name_lines([line for cell in cells for line in cell.lines])
+    if len(kept) == sum(len(cell.lines) for cell in cells):
+        return "".join(cell.text for cell in cells), _least(cells)
+    return "".join(line.text for line in kept), min((line.confidence for line in kept), default=None)
 
 
 def _figure_source(cell: Cell) -> tuple[str, float | None]:
@@ -285,7 +319,8 @@ class FormReader:
             name = match.label.name
             path = form_path(name)
             self.labels[path] = match
-            text = _join(values)
+            raw, confidence = _name_source(values)
+            text = normalize_text(raw)
             self.header[name] = text or None
             if values:
                 places = [cell_place(row, c) for c in values]
@@ -293,7 +328,7 @@ class FormReader:
                 x1 = right_edge if position + 1 < len(label_cells) else max(c.bbox[2] for c in row.cells)
                 box = (cell.bbox[2], cell.bbox[1], x1, cell.bbox[3]) if x1 > cell.bbox[2] else cell.bbox
                 places = [Place(row.page, box)]
-            self.sources[path] = FieldSource("".join(c.text for c in values), _least(values), places=places)
+            self.sources[path] = FieldSource(raw, confidence, places=places)
         return True
 
     # --- section headers --------------------------------------------------------------------------

@@ -172,6 +172,53 @@ def test_a_figure_with_another_reading_in_its_cell_is_never_verified(
     assert record.status is not Status.verified, why
 
 
+def name_cell(tables: PageTables) -> tuple[Cell, tuple[int, int, int, int]]:
+    """The project name's cell, and a line box for the name in it (20 pixels tall, 200 wide)."""
+    cell = cell_reading(tables, FORM.project_name)
+    x0, y0, _, _ = cell.bbox
+    return cell, (x0 + 10, y0 + 5, x0 + 210, y0 + 25)
+
+
+def test_a_seals_leftovers_beyond_a_name_are_no_part_of_it() -> None:
+    # A seal's letters right of the name, read as pieces of their own: doubtful and short.
+    read = tables()
+    cell, name = name_cell(read)
+    far = name[2] + 60  # three line heights beyond the name's end
+    with_lines(
+        cell,
+        (FORM.project_name, 0.97, name),
+        ("单", 0.12, (far, name[1] - 6, far + 30, name[3] + 8)),
+        ("", 0.0, (far + 40, name[1], far + 90, name[3])),
+        ("中", 0.46, (far + 100, name[3] + 2, far + 120, name[3] + 20)),
+    )
+    record = scored(read)
+    assert record.form.project_name == FORM.project_name
+    assert record.status is Status.verified, record.reason
+
+
+@pytest.mark.parametrize(
+    ("extra", "why"),
+    [
+        (("心", 0.3, 20), "a doubtful character right after the name may be its own"),
+        (("心中心", 0.3, 60), "three characters are more than a seal's leftover"),
+        (("西", 0.6, 60), "read fairly sure, it is print"),
+    ],
+)
+def test_a_name_with_another_reading_beside_it_is_never_verified(
+    extra: tuple[str, float, int], why: str
+) -> None:
+    read = tables()
+    cell, name = name_cell(read)
+    text, confidence, gap = extra
+    x = name[2] + gap
+    with_lines(
+        cell, (FORM.project_name, 0.97, name), (text, confidence, (x, name[1], x + 20 * len(text), name[3]))
+    )
+    record = scored(read)
+    assert record.form.project_name != FORM.project_name, why
+    assert record.status is not Status.verified, why
+
+
 @pytest.mark.parametrize("label", ["全年执行数", "实际完成值"])
 def test_a_header_label_a_seal_hid_is_known_by_its_place(label: str) -> None:
     # A seal's letters over 全年执行数 read "全" alone: the column between 全年预算数 and 分数 is still it.
