@@ -8,6 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from selfeval.contract import Form, Funding, FundingRow, Goal, Grade, Indicator
+from selfeval.contract.figures import OPERATOR_CHARS, UNSIGNED_NUMBER
 from selfeval.contract.ocr import Box, Cell, TextLine
 from selfeval.contract.paths import form_path, funding_path, goal_path, indicator_path
 from services.parser.labels import (
@@ -156,6 +157,31 @@ def figure_line(cell: Cell) -> TextLine | None:
     if all(_no_part_of(figure, line) for line in others):
         return figure
     return None
+
+
+_WHOLE_MEASURE = re.compile(rf"[{OPERATOR_CHARS}]?{UNSIGNED_NUMBER}\([^()]+\)")
+"""a target or actual printed as a measure, its unit's bracket closed: '≥90.00(百分比)', '=1.00(场)'"""
+
+
+def measure_line(cell: Cell) -> TextLine | None:
+    """The one line of a target or actual cell that is a whole printed measure, when the cell holds
+    more: read surely, every other line on a text row of its own with no digit in it (a seal's letters
+    under '≥90.00(百分比)' read '八小', '科' or '学技术', however surely). None when the cell is to be
+    read whole: a measure printed over two rows is no whole measure on either."""
+    if len(cell.lines) < 2:
+        return None
+    whole = [
+        line
+        for line in cell.lines
+        if line.confidence >= SURE_LINE and _WHOLE_MEASURE.fullmatch(normalize_text(line.text))
+    ]
+    if len(whole) != 1:
+        return None
+    measure = whole[0]
+    others = [line for line in cell.lines if line is not measure]
+    if any(_same_text_row(line.box, measure.box) or any(c.isdigit() for c in line.text) for line in others):
+        return None
+    return measure
 
 
 def _same_text_row(a: Box, b: Box) -> bool:
@@ -475,6 +501,11 @@ class FormReader:
 
     def _read_indicator_row(self, row: GridRow) -> None:
         cell = {label: self._indicator_cell(row, label) for label in INDICATOR_COLUMN_LABELS}
+        for label in (Label.target, Label.actual_value):
+            if (found := cell[label]) is not None and (line := measure_line(found)) is not None:
+                cell[label] = found.model_copy(
+                    update={"text": line.text, "confidence": line.confidence, "lines": [line]}
+                )
         text = {label: normalize_text(c.text) if c else "" for label, c in cell.items()}
         figure_text = text[Label.indicator_weight] + text[Label.score]
         # A row with no name and no digit where its figures go carries on the indicator above (a page

@@ -219,6 +219,48 @@ def test_a_name_with_another_reading_beside_it_is_never_verified(
     assert record.status is not Status.verified, why
 
 
+MEASURED = next(i for i, indicator in enumerate(FORM.indicators) if indicator.target == "≥90.00(百分比)")
+
+
+def target_cell(tables: PageTables) -> tuple[Cell, tuple[int, int, int, int]]:
+    """The cell of a target printed as a measure (≥90.00(百分比)), and a line box for it there."""
+    cell = next(c for c in cells(tables) if c.text == FORM.indicators[MEASURED].target)
+    x0, y0, x1, _ = cell.bbox
+    return cell, (x0 + 5, y0 + 5, x1 - 5, y0 + 25)
+
+
+def test_a_seals_letters_under_a_measure_are_no_part_of_it() -> None:
+    # A seal's letters on a row of their own under the measure, read surely (as '学技术' was).
+    read = tables()
+    cell, measure = target_cell(read)
+    x0, _, _, y1 = measure
+    with_lines(cell, ("≥90.00(百分比)", 0.97, measure), ("学技术", 0.97, (x0, y1 + 4, x0 + 60, y1 + 24)))
+    record = scored(read)
+    assert record.form.indicators[MEASURED].target == FORM.indicators[MEASURED].target
+    assert record.provenance.field_confidence[f"form.indicators[{MEASURED}].target"] == pytest.approx(0.97)
+
+
+@pytest.mark.parametrize(
+    ("measure_text", "extra", "below", "why"),
+    [
+        ("≥90.00(百分比)", "以上", False, "text on the measure's own row is read with it"),
+        ("≥90.00(百分比)", "2", True, "a digit under it may be part of the value"),
+        ("≥90.00(百分", "比)", True, "a measure printed over two rows"),
+        ("≥90.00(百分比)", "科", None, "a measure read doubtfully"),
+    ],
+)
+def test_a_target_is_read_whole_unless_one_line_is_a_whole_measure(
+    measure_text: str, extra: str, below: bool | None, why: str
+) -> None:
+    read = tables()
+    cell, measure = target_cell(read)
+    x0, y0, x1, y1 = measure
+    box = (x0, y1 + 4, x0 + 60, y1 + 24) if below is not False else (x1 - 40, y0, x1, y1)
+    with_lines(cell, (measure_text, 0.97 if below is not None else 0.6, measure), (extra, 0.97, box))
+    record = scored(read)
+    assert record.form.indicators[MEASURED].target == measure_text + extra, why
+
+
 @pytest.mark.parametrize("label", ["全年执行数", "实际完成值"])
 def test_a_header_label_a_seal_hid_is_known_by_its_place(label: str) -> None:
     # A seal's letters over 全年执行数 read "全" alone: the column between 全年预算数 and 分数 is still it.
