@@ -822,8 +822,16 @@ def _light_print(light: np.ndarray, dark: np.ndarray, dpi: int) -> np.ndarray:
     stroke; cut to the bands where the bars of the dark print beside it lie (`_print_zones`), it is a
     stroke's size again.
     """
+    kept = np.zeros(light.shape, dtype=bool)
+    ys, xs = np.nonzero(light | dark)
+    if not ys.size:
+        return kept
+    # Within the seal only: the masks are the page's, the pieces all lie where the seal does.
+    here = np.s_[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    light, dark = light[here], dark[here]
     dark = _specks(dark, dpi, SPECK_AREA * 2) ^ dark  # print's strokes, not a seal's dark specks
-    return _hanging_from(light, dark, dpi) | _hanging_from(light & _print_zones(dark, dpi), dark, dpi)
+    kept[here] = _hanging_from(light, dark, dpi) | _hanging_from(light & _print_zones(dark, dpi), dark, dpi)
+    return kept
 
 
 def _hanging_from(light: np.ndarray, dark: np.ndarray, dpi: int) -> np.ndarray:

@@ -266,10 +266,10 @@ def over_faint_print(
     if right - left <= x1 - x0:
         return line
     labels, band = blobs.labels[y0:y1, left:right], grey[y0:y1, left:right]
-    no_blob = labels == 0
-    own_print = min((_darkest(label, blobs, grey) for label in line.labels), default=0)
+    no_blob, own = labels == 0, np.isin(labels, line.labels)
+    own_print = int(band[own].min()) if own.any() else 0  # the line's blobs lie within its box
     lightest = max(FAINT_PRINT[1], min(_far_fainter_than(own_print), LIGHTEST_FAINT_PRINT))
-    faint = (band <= lightest) & (band >= FAINT_PRINT[0]) & (no_blob | np.isin(labels, line.labels))
+    faint = (band <= lightest) & (band >= FAINT_PRINT[0]) & (no_blob | own)
     columns = faint.any(axis=0)
     taken = ((band < FAINT_PRINT[0]) & no_blob).any(axis=0)
     gap = max(3, int(FAINT_GAP_SHARE * height))
