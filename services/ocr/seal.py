@@ -55,9 +55,6 @@ LIGHT_STROKE_AREA = 25
 """pixels (at 100 dpi) a light piece of print hanging from its dark strokes covers at most"""
 PRINT_HEIGHT_SLACK = 0.15
 """share of its dark print's height a light stroke of the print may reach above or below it"""
-PRINT_ZONE_WIDTH = 0.5
-"""share of its height a dark piece of print's bars may reach left and right of it: the thin top of a
-5 or 7 runs on that far beyond the digit's dark stem"""
 PRINT_ACROSS_RING = 0.35
 """how much darker than the split (as a share of print to seal) print on a lighter ring must be to stay"""
 LIGHTER_RING = 0.5
@@ -818,9 +815,6 @@ def _light_print(light: np.ndarray, dark: np.ndarray, dpi: int) -> np.ndarray:
     light as the seal, but it hangs from the dark print it belongs to, within that print's height.
     Where a seal's stroke crosses the print, it runs on far beyond it: too large a piece to be kept,
     or, cut short by the print it crosses, above or below it (a letter's stroke across the 1 of 100.00).
-    A thin bar that a seal's stroke crosses (the top of a 仿宋 5, a 楷体 7) is one piece with that
-    stroke; cut to the bands where the bars of the dark print beside it lie (`_print_zones`), it is a
-    stroke's size again.
     """
     kept = np.zeros(light.shape, dtype=bool)
     ys, xs = np.nonzero(light | dark)
@@ -830,7 +824,7 @@ def _light_print(light: np.ndarray, dark: np.ndarray, dpi: int) -> np.ndarray:
     here = np.s_[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     light, dark = light[here], dark[here]
     dark = _specks(dark, dpi, SPECK_AREA * 2) ^ dark  # print's strokes, not a seal's dark specks
-    kept[here] = _hanging_from(light, dark, dpi) | _hanging_from(light & _print_zones(dark, dpi), dark, dpi)
+    kept[here] = _hanging_from(light, dark, dpi)
     return kept
 
 
@@ -848,25 +842,6 @@ def _hanging_from(light: np.ndarray, dark: np.ndarray, dpi: int) -> np.ndarray:
         for index in np.nonzero(keep)[0]:
             keep[index] = _within_height(stats[index], dark_labels, dark_stats)
     return keep[labels]
-
-
-def _print_zones(dark: np.ndarray, dpi: int) -> np.ndarray:
-    """Where a character's thin bars lie: along the top and the foot of each dark piece as tall as a
-    character (a twentieth of an inch at least), two thin strokes deep (a stroke is a hundredth of an
-    inch) and one beyond, reaching `PRINT_ZONE_WIDTH` of the piece's height either side. A seal's
-    stroke crossing the print is cut there into bits no longer than the bar is deep."""
-    _, _, stats, _ = cv2.connectedComponentsWithStats(dark.astype(np.uint8), connectivity=8)
-    zones = np.zeros(dark.shape, dtype=bool)
-    stroke = max(1, round(dpi / 100))
-    for x, y, width, height, _ in stats[1:]:
-        if height < dpi / 20:
-            continue
-        columns = slice(
-            max(0, x - int(PRINT_ZONE_WIDTH * height)), x + width + int(PRINT_ZONE_WIDTH * height)
-        )
-        zones[max(0, y - stroke) : y + 2 * stroke, columns] = True
-        zones[max(0, y + height - 2 * stroke) : y + height + stroke, columns] = True
-    return zones
 
 
 def _within_height(piece: np.ndarray, dark_labels: np.ndarray, dark_stats: np.ndarray) -> bool:

@@ -269,31 +269,9 @@ def test_a_light_stroke_hanging_from_the_print_under_a_grey_seal_stays() -> None
     assert not (found.paper[upright > 0] > 0).any(), "the dark print was whitened"
 
 
-def test_a_thin_bar_a_seals_stroke_crosses_stays_with_its_digit() -> None:
-    """The top bar of a thin 仿宋 5 fades to the seal's grey, and a letter's stroke crosses it: bar and
-    stroke are one light piece, far too large for a stroke of the print. Within the 5's own zone they
-    are a stroke's size again and stay; the letter's stroke beyond the 5 leaves the page."""
-    grey, seal = page_with_a_grey_seal()
-    cv2.line(grey, (340, 362), (340, 386), 20, 3)  # the 5's stem and foot, dark, 24 pixels tall…
-    cv2.line(grey, (340, 386), (352, 386), 20, 3)
-    cv2.line(grey, (341, 361), (354, 361), 160, 2)  # …and its top bar, thin and light
-    cv2.line(grey, (362, 320), (346, 372), 120, 2)  # the letter's stroke across the bar
-    ink = np.where(grey < 200, np.uint8(255), np.uint8(0))
-
-    found = seal_ink(grey, ink, [seal], 200)
-
-    bar = np.zeros_like(grey)
-    cv2.line(bar, (342, 361), (346, 361), 255, 1)
-    assert not (found.paper[bar > 0] > 0).any(), "the 5's bar was whitened"
-    beyond = np.zeros_like(grey)
-    cv2.line(beyond, (361, 323), (357, 336), 255, 1)
-    assert (found.paper[beyond > 0] > 0).all(), "the letter's stroke beyond the 5 stayed"
-
-
 def test_a_seal_strokes_piece_below_the_print_it_crosses_leaves_it() -> None:
     """A letter's stroke across the 1 of 100.00, cut short by it: the piece hanging below the 1 is no
-    faded stroke of the 1 (print stays within its own height), and leaves the page. A stroke's width
-    of it at the 1's foot may stay: a foot bar of the print would lie there."""
+    faded stroke of the 1 (print stays within its own height), and leaves the page."""
     grey, seal = page_with_a_grey_seal()
     cv2.line(grey, (338, 418), (362, 370), 120, 3)  # the letter's stroke, light…
     cv2.line(grey, (350, 360), (350, 400), 20, 3)  # …across the 1, dark
@@ -302,7 +280,7 @@ def test_a_seal_strokes_piece_below_the_print_it_crosses_leaves_it() -> None:
     found = seal_ink(grey, ink, [seal], 200)
 
     below = np.zeros_like(grey)
-    cv2.line(below, (339, 416), (343, 408), 255, 1)
+    cv2.line(below, (339, 416), (345, 404), 255, 1)
     assert (found.paper[below > 0] > 0).all(), "the stroke's piece below the 1 stayed"
     one = np.zeros_like(grey)
     cv2.line(one, (350, 362), (350, 398), 255, 1)
