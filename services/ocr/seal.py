@@ -824,12 +824,6 @@ def _light_print(light: np.ndarray, dark: np.ndarray, dpi: int) -> np.ndarray:
     here = np.s_[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     light, dark = light[here], dark[here]
     dark = _specks(dark, dpi, SPECK_AREA * 2) ^ dark  # print's strokes, not a seal's dark specks
-    kept[here] = _hanging_from(light, dark, dpi)
-    return kept
-
-
-def _hanging_from(light: np.ndarray, dark: np.ndarray, dpi: int) -> np.ndarray:
-    """The pieces of light ink no larger than a stroke that touch the dark print, within its height."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(light.astype(np.uint8), connectivity=8)
     touching = np.zeros(count, dtype=bool)
     touching[np.unique(labels[_with_neighbours(dark) & light])] = True
@@ -841,7 +835,8 @@ def _hanging_from(light: np.ndarray, dark: np.ndarray, dpi: int) -> np.ndarray:
         )
         for index in np.nonzero(keep)[0]:
             keep[index] = _within_height(stats[index], dark_labels, dark_stats)
-    return keep[labels]
+    kept[here] = keep[labels]
+    return kept
 
 
 def _within_height(piece: np.ndarray, dark_labels: np.ndarray, dark_stats: np.ndarray) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -147,15 +148,22 @@ def figure_line(cell: Cell) -> TextLine | None:
     printed two-decimal figure, every other line on a text row of its own and a doubtful speck or no
     digit at all (a faded seal's letters under the figure read '5' and 'S', a dotted seal's above it
     'WES,'). None when the cell is to be read whole."""
+    return _the_one_line(cell, is_two_decimal_figure, _no_part_of)
+
+
+def _the_one_line(
+    cell: Cell, is_value: Callable[[str], object], apart: Callable[[TextLine, TextLine], bool]
+) -> TextLine | None:
+    """The one sure line of a cell holding more that reads as its value, when every other line is
+    `apart` from it; None when the cell is to be read whole."""
     if len(cell.lines) < 2:
         return None
-    sure = [line for line in cell.lines if line.confidence >= SURE_LINE and is_two_decimal_figure(line.text)]
+    sure = [line for line in cell.lines if line.confidence >= SURE_LINE and is_value(line.text)]
     if len(sure) != 1:
         return None
-    figure = sure[0]
-    others = [line for line in cell.lines if line is not figure]
-    if all(_no_part_of(figure, line) for line in others):
-        return figure
+    value = sure[0]
+    if all(apart(value, line) for line in cell.lines if line is not value):
+        return value
     return None
 
 
@@ -168,20 +176,13 @@ def measure_line(cell: Cell) -> TextLine | None:
     more: read surely, every other line on a text row of its own with no digit in it (a seal's letters
     under '≥90.00(百分比)' read '八小', '科' or '学技术', however surely). None when the cell is to be
     read whole: a measure printed over two rows is no whole measure on either."""
-    if len(cell.lines) < 2:
-        return None
-    whole = [
-        line
-        for line in cell.lines
-        if line.confidence >= SURE_LINE and _WHOLE_MEASURE.fullmatch(normalize_text(line.text))
-    ]
-    if len(whole) != 1:
-        return None
-    measure = whole[0]
-    others = [line for line in cell.lines if line is not measure]
-    if any(_same_text_row(line.box, measure.box) or any(c.isdigit() for c in line.text) for line in others):
-        return None
-    return measure
+    return _the_one_line(
+        cell,
+        lambda text: _WHOLE_MEASURE.fullmatch(normalize_text(text)),
+        lambda measure, line: (
+            not _same_text_row(line.box, measure.box) and not any(c.isdigit() for c in line.text)
+        ),
+    )
 
 
 def _same_text_row(a: Box, b: Box) -> bool:
