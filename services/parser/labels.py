@@ -81,12 +81,16 @@ def match_label(text: str, candidates: tuple[Label, ...] | None = None) -> Label
 def match_labels_in_order(texts: list[str], candidates: tuple[Label, ...]) -> list[LabelMatch | None]:
     """The labels of a row of cells, left to right: each is printed once, so a cell whose best label
     a cell to its left took has the next best (三级指标 read as 二级指标 after 二级指标 is 三级指标;
-    一级/二级/三级指标 that all read 级指标, their first stroke lost, are the three in printed order)."""
+    一级/二级/三级指标 that all read 级指标, their first stroke lost, are the three in printed order).
+    Of labels it matches equally well, a cell takes one printed after those of the cells to its left:
+    级指标 right of 二级指标 is 三级指标, not 一级指标 (whose own cell lost its 一级)."""
     taken: set[Label] = set()
     found: list[LabelMatch | None] = []
     for text in texts:
-        ranked = _ranked_labels(text, candidates)
-        match = next((m for m in ranked if m.label not in taken), None)
+        free = [m for m in _ranked_labels(text, candidates) if m.label not in taken]
+        last = max((candidates.index(label) for label in taken), default=-1)
+        best = [m for m in free if m.score == free[0].score]
+        match = next((m for m in best if candidates.index(m.label) > last), best[0] if best else None)
         if match is not None:
             taken.add(match.label)
         found.append(match)

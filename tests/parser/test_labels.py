@@ -94,6 +94,13 @@ def test_a_label_read_as_its_neighbour_takes_the_next_best_one_left_free() -> No
     assert found == [Label.level1, Label.level2, Label.name, Label.target]
 
 
+def test_a_tie_goes_to_the_label_printed_after_those_on_the_left() -> None:
+    # 一级指标's cell kept only its 指标 (no label); 三级指标 lost its 三 and ties 一级 and 三级.
+    read = ["指标", "二级指标", "级指标", "年度指标值"]
+    found = [match.label if match else None for match in match_labels_in_order(read, INDICATOR_COLUMN_LABELS)]
+    assert found == [None, Label.level2, Label.name, Label.target]
+
+
 def test_a_cell_matching_one_label_best_keeps_it_whatever_its_place() -> None:
     found = match_labels_in_order(["三级指标", "一级指标"], INDICATOR_COLUMN_LABELS)
     assert [match.label for match in found if match] == [Label.name, Label.level1]
