@@ -509,10 +509,11 @@ class FormReader:
                 )
         text = {label: normalize_text(c.text) if c else "" for label, c in cell.items()}
         figure_text = text[Label.indicator_weight] + text[Label.score]
-        # A row with no name and no digit where its figures go carries on the indicator above (a page
-        # break cut it): what stands there is a seal's letters, not figures.
+        # A row with no digit where its figures go carries on the indicator above (a page break cut
+        # it) when it has no name, or when it opens its page, the rest of a name the page before began:
+        # what stands there is a seal's letters, not figures. Every indicator prints its figures.
         starts_indicator = bool(figure_text) and (
-            bool(text[Label.name]) or any(c.isdigit() for c in figure_text)
+            any(c.isdigit() for c in figure_text) or (bool(text[Label.name]) and not row.first_on_page)
         )
         if not starts_indicator:
             if self.indicators and any(text[label] for label, _ in _CONTINUABLE_COLUMNS):

@@ -169,3 +169,35 @@ def test_a_seals_letters_where_a_cut_rows_figures_go_make_no_indicator(real_form
 
     records = parse_submission(tables)
     assert len(records[form_index].form.indicators) == len(real_forms[form_index].indicators)
+
+
+def test_a_seals_letters_beside_the_rest_of_a_cut_name_make_no_indicator(real_forms: list[Form]) -> None:
+    """The row a page break cut opens the next page with the rest of its name, and a seal leaves
+    letters, no digits, where its figures go: it still carries on the indicator above."""
+    pages = scan_forms(real_forms, quality="clean", dpi=150, seed=3, classic=True)
+    tables = page_tables(pages)
+    page_index, row, form_index = next(
+        (i, cell.row, page.truth.form_index)
+        for i, page in enumerate(pages)
+        for cell in page.truth.cells
+        if cell.continued
+        and cell.field
+        and cell.field.startswith("form.indicators[")
+        and cell.field.endswith(".name")
+    )
+    (table,) = tables.pages[page_index].tables
+    assert min(cell.row for cell in table.cells) == row, "the cut row opens its page"
+    score_column = next(
+        cell.col
+        for cell in pages[page_index].truth.cells
+        if cell.field and cell.field.startswith("form.indicators[") and cell.field.endswith(".score")
+    )
+    score = next(cell for cell in table.cells if cell.row == row and cell.col == score_column)
+    assert score.text == ""
+    score.text, score.confidence = "技术", 0.9
+
+    records = parse_submission(tables)
+    form = records[form_index].form
+    assert len(form.indicators) == len(real_forms[form_index].indicators)
+    names = [indicator.name for indicator in form.indicators]
+    assert names == [indicator.name for indicator in real_forms[form_index].indicators]
