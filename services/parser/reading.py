@@ -217,6 +217,24 @@ def name_lines(lines: list[TextLine]) -> list[TextLine]:
     return [line for line in lines if not speck(line)]
 
 
+def _unit_label_between_values(
+    row: GridRow, found: list[tuple[Cell, LabelMatch]]
+) -> list[tuple[Cell, LabelMatch]]:
+    """实施单位 misread past matching (实德准位) in the row of 主管部门: known by its place between the
+    department's name and the unit's, and by still resembling the label. Left unknown, the unit's
+    cells would be read as the rest of the department's name."""
+    labels = {match.label: cell for cell, match in found}
+    department = labels.get(Label.department)
+    if department is None or Label.implementing_unit in labels:
+        return []
+    right = sorted((c for c in row.started if c.bbox[0] >= department.bbox[2] - 2), key=lambda c: c.bbox[0])
+    between = [c for c in right[1:-1] if resembles(c.text, Label.implementing_unit)]
+    if len(between) != 1:
+        return []
+    # Scored 0: the label is known by its place, not by a match of what was read.
+    return [(between[0], LabelMatch(label=Label.implementing_unit, read=between[0].text, score=0.0))]
+
+
 def _name_source(cells: list[Cell]) -> tuple[str, float | None]:
     """A header value's text, read from its cells' `name_lines`, and the least confidence of what it
     is read from. Cells are taken whole when nothing is left out (or given without lines: typed, or
@@ -339,7 +357,9 @@ class FormReader:
         found = row.labels((Label.project_name, Label.department, Label.implementing_unit))
         if not found:
             return False
-        label_cells = sorted(found, key=lambda pair: pair[0].bbox[0])
+        label_cells = sorted(
+            [*found, *_unit_label_between_values(row, found)], key=lambda pair: pair[0].bbox[0]
+        )
         for position, (cell, match) in enumerate(label_cells):
             right_edge = label_cells[position + 1][0].bbox[0] if position + 1 < len(label_cells) else 10**9
             values = [c for c in row.started if cell.bbox[2] <= c.bbox[0] + 2 and c.bbox[2] <= right_edge + 2]

@@ -346,3 +346,23 @@ def test_a_form_that_prints_its_figures_without_decimals_is_not_doubted_for_it()
     assert record.form.total_weight == Decimal("100")
     assert not failing(record, "field_confidence")
     assert record.status is Status.verified, record.reason
+
+
+def test_the_unit_label_misread_between_the_two_names_still_parts_them() -> None:
+    # 实施单位 read 实德准位 (施 and 单 blurred), too far from the label to match it: by its place between
+    # the department's name and the unit's, the two names are read apart.
+    read = tables()
+    cell_reading(read, "实施单位").text = "实德准位"
+    record = scored(read)
+    assert record.form.department == FORM.department
+    assert record.form.implementing_unit == FORM.implementing_unit
+    assert record.status is Status.verified, record.reason
+
+
+def test_a_department_name_alone_in_its_row_keeps_its_cells() -> None:
+    # With nothing in the row that resembles 实施单位, no cell is taken for it.
+    read = tables()
+    cell_reading(read, "实施单位").text = "项目"
+    record = scored(read)
+    assert record.form.implementing_unit is None
+    assert record.status is not Status.verified
