@@ -181,6 +181,11 @@ LEVEL2_NAMES = (
 )
 
 
+LEVEL_CLOSE, LEVEL_HALF, LEVEL_LEAD = 75.0, 50.0, 20.0
+"""a level cell names a framework name it reads this close to, or half as close when that name leads
+every other by this much (fuzz.ratio, 0–100)"""
+
+
 def canonical_level(text: str, names: tuple[str, ...]) -> str:
     """The framework name a level cell shows: whole, cut short at a page break, or misread."""
     read = ideographs(text)
@@ -189,5 +194,10 @@ def canonical_level(text: str, names: tuple[str, ...]) -> str:
     prefixed = [name for name in names if name.startswith(read)]
     if len(read) >= 2 and len(prefixed) == 1:
         return prefixed[0]
-    best = process.extractOne(read, names, scorer=fuzz.ratio, score_cutoff=75)
-    return best[0] if best else read
+    ranked = process.extract(read, names, scorer=fuzz.ratio, limit=2)
+    best, runner_up = ranked[0][1], ranked[1][1] if len(ranked) > 1 else 0.0
+    # Close, or half its characters and far closer than any other name (户出指隶 for 产出指标): the
+    # names are few and unlike each other. A name of another template (专项指标) is like several.
+    if best >= LEVEL_CLOSE or (best >= LEVEL_HALF and best - runner_up >= LEVEL_LEAD):
+        return ranked[0][0]
+    return read

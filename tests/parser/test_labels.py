@@ -66,6 +66,9 @@ def test_short_labels_need_a_close_match() -> None:
         ("产出 指标", LEVEL1_NAMES, "产出指标"),
         ("成本", LEVEL2_NAMES, "成本指标"),
         ("专项指标", LEVEL2_NAMES, "专项指标"),  # unknown names are kept as read
+        ("户出指隶", LEVEL1_NAMES, "产出指标"),  # half read, and like no other name
+        ("服务时象汉意度指隶", LEVEL2_NAMES, "服务对象满意度指标"),
+        ("社会", LEVEL2_NAMES, "社会"),  # half of two names alike: 社会效益指标 or 社会成本指标
     ],
 )
 def test_level_names_completed_from_the_framework(read: str, names: tuple[str, ...], canonical: str) -> None:
