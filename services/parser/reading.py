@@ -331,16 +331,16 @@ class FormReader:
             self._read_indicator_row(row)
 
     def _columns_cut_short(self, row: GridRow, matched: dict[Label, Cell]) -> None:
-        """Header cells a page break cut (一级 | 指标): their column is the label they begin. One label
-        still missing then is known by its place (一 of 一级 read as a dash)."""
+        """Header cells a page break cut (一级 | 指标): their column is the label they begin. Labels
+        still missing then are known by their place (一 of 一级 read as a dash)."""
         missing = tuple(label for label in INDICATOR_COLUMN_LABELS if label not in self.indicator_columns)
         for cell in row.started:
             if cell not in matched.values() and cell.text and (label := label_cut_short(cell.text, missing)):
                 self.indicator_columns[label] = cell_span(cell)
                 matched = {**matched, label: cell}
                 missing = tuple(other for other in missing if other is not label)
-        if placed := row.placed_label(matched, INDICATOR_COLUMN_LABELS):
-            self.indicator_columns[placed[1].label] = cell_span(placed[0])
+        for cell, match in row.placed_labels(matched, INDICATOR_COLUMN_LABELS):
+            self.indicator_columns[match.label] = cell_span(cell)
 
     # --- header -------------------------------------------------------------------------------
 

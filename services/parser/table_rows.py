@@ -32,49 +32,74 @@ class GridRow:
         return [(cell, match) for cell, match in zip(cells, matches, strict=True) if match is not None]
 
     def header_labels(self, candidates: tuple[Label, ...]) -> list[tuple[Cell, LabelMatch]]:
-        """The labels of a header row printed in the order of `candidates`, left to right, with one
-        that was not read known by its place (`placed_label`)."""
+        """The labels of a header row printed in the order of `candidates`, left to right, with those
+        that were not read known by their place (`placed_labels`)."""
         found = self.labels(candidates)
-        placed = self.placed_label({match.label: cell for cell, match in found}, candidates)
-        return sorted([*found, placed], key=lambda item: item[0].bbox[0]) if placed else found
+        placed = self.placed_labels({match.label: cell for cell, match in found}, candidates)
+        return sorted([*found, *placed], key=lambda item: item[0].bbox[0])
 
-    def placed_label(
+    def placed_labels(
         self, cells_of: dict[Label, Cell], candidates: tuple[Label, ...]
-    ) -> tuple[Cell, LabelMatch] | None:
-        """The one label of `candidates` (printed in that order, left to right) not among `cells_of`
-        (a seal's letters or a speck over it), known by its place: the one cell between the labels
-        printed either side of it; at either end, the cell just outside the last label read, when it
-        ends the table's row or its text still resembles the label."""
-        lost = [label for label in candidates if label not in cells_of]
-        if len(lost) != 1:
-            return None
-        position = candidates.index(lost[0])
-        left = cells_of.get(candidates[position - 1]) if position > 0 else None
-        right = cells_of.get(candidates[position + 1]) if position + 1 < len(candidates) else None
-        if left is not None and right is not None:
-            places = [
-                c for c in self.started if c.bbox[0] >= left.bbox[2] - 2 and c.bbox[2] <= right.bbox[0] + 2
+    ) -> list[tuple[Cell, LabelMatch]]:
+        """Labels of `candidates` (printed in that order, left to right) not among `cells_of` (a seal's
+        letters or a speck over them, print too blurred to match), known by their place: a run of
+        labels lost side by side is the cells between the labels read either side of it, one each,
+        when there are exactly as many (分款 and 执行塞 between 全年执行数 and 得分). One label lost at
+        either end is the cell just outside the last label read, when it ends the table's row or
+        its text still resembles the label."""
+        placed: list[tuple[Cell, LabelMatch]] = []
+        for run in _lost_runs(cells_of, candidates):
+            first, last = candidates.index(run[0]), candidates.index(run[-1])
+            left = cells_of.get(candidates[first - 1]) if first > 0 else None
+            right = cells_of.get(candidates[last + 1]) if last + 1 < len(candidates) else None
+            if left is not None and right is not None:
+                places = sorted(
+                    (
+                        c
+                        for c in self.started
+                        if c.bbox[0] >= left.bbox[2] - 2 and c.bbox[2] <= right.bbox[0] + 2
+                    ),
+                    key=lambda c: c.bbox[0],
+                )
+            elif len(run) > 1:
+                continue
+            elif right is not None:
+                first_cell = min(self.cells, key=lambda c: c.bbox[0])
+                places = [
+                    c
+                    for c in self.started
+                    if abs(c.bbox[2] - right.bbox[0]) <= 2 and (c is first_cell or resembles(c.text, run[0]))
+                ]
+            elif left is not None:
+                last_cell = max(self.cells, key=lambda c: c.bbox[2])
+                places = [
+                    c
+                    for c in self.started
+                    if abs(c.bbox[0] - left.bbox[2]) <= 2 and (c is last_cell or resembles(c.text, run[0]))
+                ]
+            else:
+                places = []
+            if len(places) != len(run) or any(place in cells_of.values() for place in places):
+                continue
+            # Scored 0: the label is known by its place, not by a match of what was read.
+            placed += [
+                (place, LabelMatch(label=label, read=place.text, score=0.0))
+                for place, label in zip(places, run, strict=True)
             ]
-        elif right is not None:
-            first = min(self.cells, key=lambda c: c.bbox[0])
-            places = [
-                c
-                for c in self.started
-                if abs(c.bbox[2] - right.bbox[0]) <= 2 and (c is first or resembles(c.text, lost[0]))
-            ]
-        elif left is not None:
-            last = max(self.cells, key=lambda c: c.bbox[2])
-            places = [
-                c
-                for c in self.started
-                if abs(c.bbox[0] - left.bbox[2]) <= 2 and (c is last or resembles(c.text, lost[0]))
-            ]
+        return placed
+
+
+def _lost_runs(cells_of: dict[Label, Cell], candidates: tuple[Label, ...]) -> list[list[Label]]:
+    """The labels of `candidates` not in `cells_of`, in runs of neighbours in printed order."""
+    runs: list[list[Label]] = []
+    for position, label in enumerate(candidates):
+        if label in cells_of:
+            continue
+        if runs and candidates.index(runs[-1][-1]) == position - 1:
+            runs[-1].append(label)
         else:
-            places = []
-        if len(places) != 1 or places[0] in cells_of.values():
-            return None
-        # Scored 0: the label is known by its place, not by a match of what was read.
-        return places[0], LabelMatch(label=lost[0], read=places[0].text, score=0.0)
+            runs.append([label])
+    return runs
 
 
 SURE_LINE = 0.8

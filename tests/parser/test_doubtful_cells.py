@@ -273,12 +273,32 @@ def test_a_header_label_a_seal_hid_is_known_by_its_place(label: str) -> None:
     assert record.status is Status.verified, record.reason
 
 
-def test_two_header_labels_hidden_side_by_side_are_not_placed() -> None:
+def test_header_labels_lost_side_by_side_are_known_by_their_places() -> None:
+    # 分数 read 分款 and 执行率(%) read 执行塞(%) on a blurred 1-bit scan: neither matches, and the two
+    # cells between 全年执行数 and 得分 are theirs, in printed order.
     read = tables()
-    for label in ("全年预算数", "全年执行数"):
-        cell_reading(read, label).text = "全"
+    cell_reading(read, "分数").text = "分款"
+    cell_reading(read, "执行率(%)").text = "执行塞(%)"
+    record = scored(read)
+    assert record.form.funding.total.weight == FORM.funding.total.weight
+    assert record.form.funding.total.execution_rate == FORM.funding.total.execution_rate
+    assert record.status is Status.verified, record.reason
+
+
+def test_header_labels_lost_side_by_side_are_not_placed_in_fewer_cells() -> None:
+    # The ruling between 全年预算数 and 全年执行数 lost too: one cell where two labels go names neither.
+    read = tables()
+    first, second = cell_reading(read, "全年预算数"), cell_reading(read, "全年执行数")
+    for page in read.pages:
+        for table in page.tables:
+            if second in table.cells:
+                table.cells.remove(second)
+    first.bbox = (first.bbox[0], first.bbox[1], second.bbox[2], first.bbox[3])
+    first.colspan += second.colspan
+    first.text = "全"
     record = scored(read)
     assert record.form.funding.total.executed is None
+    assert record.form.funding.total.annual_budget is None
     assert record.status is Status.needs_review
 
 
