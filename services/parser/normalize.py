@@ -57,6 +57,7 @@ _AMOUNT = re.compile(UNSIGNED_NUMBER)
 _TWO_DECIMALS = re.compile(rf"{WHOLE_NUMBER}\.\d{{2}}")
 _DECIMAL_COMMA = re.compile(rf"{WHOLE_NUMBER},\d{{2}}")
 _THOUSANDS_POINTS = re.compile(r"\d{1,3}(?:\.\d{3})+\.\d{2}")
+_LEADING_ZERO = re.compile(r"0\d")
 
 
 _TO_SIMPLIFIED = opencc.OpenCC("t2s")
@@ -202,13 +203,18 @@ def read_number(raw: str) -> NumericReading:
         # gap inside, it may be two figures ("1.00 2.00"), and is left alone.
         repaired_text = repaired_text[:-3].replace(".", ",") + repaired_text[-3:]
     repaired = repaired_text != text
+    if _LEADING_ZERO.match(repaired_text):
+        # 97.17 read "07,17": a 9 too pale to read surely is no 0, and no figure prints one there.
+        return NumericReading(
+            None, ok=False, problem=f"not a number (a figure never starts 0 before a digit): {raw!r}"
+        )
     if _AMOUNT.fullmatch(repaired_text):
         return NumericReading(_decimal(repaired_text), ok=True, repaired=repaired)
     # Specks read as punctuation around a printed two-decimal figure (".155.77", "155.77'"): keep the
     # figure when it is the only one in the cell.
     figures = _TWO_DECIMALS.findall(repaired_text)
     leftover = _TWO_DECIMALS.sub("", repaired_text)
-    if len(figures) == 1 and not any(c.isalnum() for c in leftover):
+    if len(figures) == 1 and not any(c.isalnum() for c in leftover) and not _LEADING_ZERO.match(figures[0]):
         return NumericReading(_decimal(figures[0]), ok=True, repaired=True)
     return NumericReading(None, ok=False, problem=f"not a number: {raw!r}")
 

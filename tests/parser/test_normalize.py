@@ -56,6 +56,10 @@ def test_printed_dash_is_null(raw: str) -> None:
         "3.90.00",
         "3900.000.00",
         "1.000 2.00",
+        "07,17",  # 97.17 with a pale 9: no figure starts 0 before a digit
+        "07.17",
+        ".07.17",
+        "00.00",
     ],
 )
 def test_non_numbers_are_refused_with_a_reason(raw: str) -> None:
