@@ -2,7 +2,8 @@
 
 Lines are read with PP-OCRv6 (small or tiny). A line whose quotation marks cannot pair up (its
 typical slip: a small ‘ after a wide gap dropped or read as “) is read again by PP-OCRv4 mobile, and
-that reading is taken when its marks do pair up.
+that reading is taken when its marks do pair up. A figure read with doubt is put to a vote
+(`figure_votes`).
 
 Recognition dominates the time of a page. Every crop is scaled to the model's height (48) and
 padded with paper to one of a few fixed widths, and crops of the same width are batched together:
@@ -20,6 +21,8 @@ from typing import Any
 
 import cv2
 import numpy as np
+
+from services.ocr.figure_votes import outvoting, sharpened, wants_vote
 
 HEIGHT = 48
 TRAINING_WIDTH = 320
@@ -122,7 +125,8 @@ class Recogniser:
     The model is run through PaddleX's predictor runner directly: its public `predict` widens every
     crop to at least 320 pixels, which makes the many short cells of a form cost like long lines.
     `second_opinion` gives the reader that re-reads the lines whose quotation marks clash
-    (`quotes_clash`); it is asked for only when a line needs it, so it can be loaded then.
+    (`quotes_clash`) and the figures read with doubt (`figure_votes`); it is asked for only when a
+    line needs it, so it can be loaded then.
     """
 
     def __init__(
@@ -157,6 +161,7 @@ class Recogniser:
             for index, reading in zip(short, wide, strict=True):
                 if reading.confidence > first[index].confidence:
                     first[index] = reading
+        self._vote_on_doubtful_figures(crops, first)
         clashing = [index for index, reading in enumerate(first) if quotes_clash(reading.text)]
         if clashing and self._second_opinion is not None:
             again = self._second_opinion().read([crops[i] for i in clashing])
@@ -166,6 +171,18 @@ class Recogniser:
                 elif (merged := with_marks_of(reading.text, first[index].text)) and not quotes_clash(merged):
                     first[index] = Reading(merged, min(reading.confidence, first[index].confidence))
         return first
+
+    def _vote_on_doubtful_figures(self, crops: Sequence[np.ndarray], readings: list[Reading]) -> None:
+        """A figure read with doubt is read again sharpened and by the second opinion; when those two
+        agree on another two-decimal figure, theirs replaces it (`figure_votes`)."""
+        doubtful = [i for i, reading in enumerate(readings) if wants_vote(reading.text, reading.confidence)]
+        if not doubtful or self._second_opinion is None:
+            return
+        again = self._read_inputs([to_model_input(sharpened(crops[i]), self._min_width) for i in doubtful])
+        second = self._second_opinion().read([crops[i] for i in doubtful])
+        for index, sharp, other in zip(doubtful, again, second, strict=True):
+            if outvoting(readings[index].text, sharp.text, other.text):
+                readings[index] = Reading(sharp.text, min(sharp.confidence, other.confidence))
 
     def _read_inputs(self, inputs: list[np.ndarray]) -> list[Reading]:
         by_width: dict[int, list[int]] = {}
