@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scangen import random_form, scan_forms
+from scangen import ScanPage, random_form, scan_forms
 from scangen.compare import field_differences
 from selfeval.contract import CheckStatus, Form, Record, Status
 from services.parser import parse_submission
@@ -135,34 +135,43 @@ def test_rows_split_by_page_breaks_are_joined_back(real_forms: list[Form]) -> No
         assert len(getattr(records[form_index].form, kind)) == len(getattr(real_forms[form_index], kind))
 
 
-def test_a_seals_letters_where_a_cut_rows_figures_go_make_no_indicator(real_forms: list[Form]) -> None:
-    """A seal over a row a page break cut (its name ended on the page before) leaves letters, no
-    digits, in its weight cell: the row still carries on the indicator above instead of starting one."""
-    pages = scan_forms(real_forms, quality="clean", dpi=150, seed=3, classic=True)
-    tables = page_tables(pages)
+def _indicator_column(pages: list[ScanPage], field_end: str) -> int:
+    """The grid column an indicator field (".weight", ".name", …) is drawn in."""
+    return next(
+        cell.col
+        for page in pages
+        for cell in page.truth.cells
+        if cell.field and cell.field.startswith("form.indicators[") and cell.field.endswith(field_end)
+    )
 
-    def column(field_end: str) -> int:
-        return next(
-            cell.col
-            for page in pages
-            for cell in page.truth.cells
-            if cell.field and cell.field.startswith("form.indicators[") and cell.field.endswith(field_end)
-        )
 
-    def text_at(page_index: int, row: int, col: int) -> str:
-        return next(c.text for c in pages[page_index].truth.cells if c.row == row and c.col == col)
+def _cut_indicator_row(pages: list[ScanPage], with_name: bool) -> tuple[int, int, int]:
+    """(page index, grid row, form index) of the first indicator row a page break cut whose part on
+    the later page has some of the name (or none of it)."""
+    name_column = _indicator_column(pages, ".name")
 
-    weight_column, name_column = column(".weight"), column(".name")
-    page_index, row, form_index = next(
+    def has_name(page_index: int, row: int) -> bool:
+        return any(c.text for c in pages[page_index].truth.cells if c.row == row and c.col == name_column)
+
+    return next(
         (i, cell.row, page.truth.form_index)
         for i, page in enumerate(pages)
         for cell in page.truth.cells
         if cell.continued
         and cell.field
         and cell.field.startswith("form.indicators[")
-        and not text_at(i, cell.row, name_column)
+        and has_name(i, cell.row) is with_name
     )
+
+
+def test_a_seals_letters_where_a_cut_rows_figures_go_make_no_indicator(real_forms: list[Form]) -> None:
+    """A seal over a row a page break cut (its name ended on the page before) leaves letters, no
+    digits, in its weight cell: the row still carries on the indicator above instead of starting one."""
+    pages = scan_forms(real_forms, quality="clean", dpi=150, seed=3, classic=True)
+    tables = page_tables(pages)
+    page_index, row, form_index = _cut_indicator_row(pages, with_name=False)
     (table,) = tables.pages[page_index].tables
+    weight_column = _indicator_column(pages, ".weight")
     weight = next(cell for cell in table.cells if cell.row == row and cell.col == weight_column)
     assert weight.text == ""
     weight.text, weight.confidence = "i.比个", 0.6
@@ -176,22 +185,10 @@ def test_a_seals_letters_beside_the_rest_of_a_cut_name_make_no_indicator(real_fo
     letters, no digits, where its figures go: it still carries on the indicator above."""
     pages = scan_forms(real_forms, quality="clean", dpi=150, seed=3, classic=True)
     tables = page_tables(pages)
-    page_index, row, form_index = next(
-        (i, cell.row, page.truth.form_index)
-        for i, page in enumerate(pages)
-        for cell in page.truth.cells
-        if cell.continued
-        and cell.field
-        and cell.field.startswith("form.indicators[")
-        and cell.field.endswith(".name")
-    )
+    page_index, row, form_index = _cut_indicator_row(pages, with_name=True)
     (table,) = tables.pages[page_index].tables
     assert min(cell.row for cell in table.cells) == row, "the cut row opens its page"
-    score_column = next(
-        cell.col
-        for cell in pages[page_index].truth.cells
-        if cell.field and cell.field.startswith("form.indicators[") and cell.field.endswith(".score")
-    )
+    score_column = _indicator_column(pages, ".score")
     score = next(cell for cell in table.cells if cell.row == row and cell.col == score_column)
     assert score.text == ""
     score.text, score.confidence = "技术", 0.9
