@@ -211,12 +211,8 @@ def grid_from_rulings(rulings: Rulings, dpi: int) -> Grid | None:
     if len(xs) < 2 or len(ys) < 2:
         return None
     band = max(2, dpi // 60)
-    vertical_present, vertical_whole = _boundaries_present(rulings.vertical, xs, ys, band, vertical=True)
-    horizontal_present, horizontal_whole = _boundaries_present(
-        rulings.horizontal, ys, xs, band, vertical=False
-    )
-    vertical_present &= ~_lone_and_short(vertical_present, vertical_whole)
-    horizontal_present &= ~_lone_and_short(horizontal_present, horizontal_whole)
+    vertical_present = _boundaries_present(rulings.vertical, xs, ys, band, vertical=True)
+    horizontal_present = _boundaries_present(rulings.horizontal, ys, xs, band, vertical=False)
     xs, ys, vertical_present, horizontal_present = _drop_idle_lines(
         xs, ys, vertical_present, horizontal_present
     )
@@ -226,16 +222,13 @@ def grid_from_rulings(rulings: Rulings, dpi: int) -> Grid | None:
 
 def _boundaries_present(
     mask: np.ndarray, lines: list[int], spans: list[int], band: int, vertical: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """present[i, j]: is line i drawn along span j (between spans[j] and spans[j+1])? And whole[i, j]:
-    does that drawing reach both of the span's ends?
+) -> np.ndarray:
+    """present[i, j]: is line i drawn along span j (between spans[j] and spans[j+1])?
 
     Drawn means ink of the line mask near the line over most of the span's length; the span's ends
-    are left out since crossing lines put ink there anyway. A ruling runs into the rulings it meets,
-    so it reaches into the last eighth of the span at each end.
+    are left out since crossing lines put ink there anyway.
     """
     present = np.zeros((len(lines), len(spans) - 1), dtype=bool)
-    whole = np.zeros_like(present)
     for i, line in enumerate(lines):
         lo, hi = max(0, line - band), line + band + 1
         strip = mask[:, lo:hi] if vertical else mask[lo:hi, :]
@@ -245,21 +238,7 @@ def _boundaries_present(
             inset = max(1, (end - start) // 8)
             segment = covered[start + inset : end - inset]
             present[i, j] = segment.size > 0 and segment.mean() >= 0.6
-            whole[i, j] = bool(covered[start : start + inset].any() and covered[end - inset : end].any())
-    return present, whole
-
-
-def _lone_and_short(present: np.ndarray, whole: np.ndarray) -> np.ndarray:
-    """The drawings of interior lines drawn along one span only that stop short of one of its ends.
-
-    Such a line would split one cell alone, and a ruling that does so meets the rulings at both
-    its ends. A stroke that stops short is a digit's side joined by specks to the ruling above it
-    (on a poor scan the 0 of 100.00 held a run as long as the row), or a piece of a seal's rim; it
-    would cut the cell's print in two.
-    """
-    lone = np.zeros_like(present)
-    lone[1:-1] = present[1:-1].sum(axis=1, keepdims=True) == 1
-    return lone & present & ~whole
+    return present
 
 
 def _drop_idle_lines(

@@ -87,33 +87,3 @@ def test_strokes_of_a_row_of_characters_are_no_ruling() -> None:
     taken = rulings.of_tables([grid])
     assert not taken[195:210, 60:390].any()
     assert taken[50:53, 60:740].all() and taken[350:353, 60:740].all()
-
-
-def _two_row_table(dpi: int) -> np.ndarray:
-    """Ink of a ruled table of two rows (50–150, 150–250) and two columns (50–400, 400–750)."""
-    ink = np.zeros((300, 800), np.uint8)
-    for y in (50, 150, 250):
-        ink[y : y + 3, 50:753] = 255
-    for x in (50, 400, 750):
-        ink[50:253, x : x + 3] = 255
-    return ink
-
-
-def test_a_stroke_hanging_from_a_ruling_splits_no_cell() -> None:
-    """On a poor scan the side of a 0, joined by specks to the ruling above, held a vertical run as
-    long as the row; as a column of one row it cut 100.00 in two. It stops short of the ruling below."""
-    dpi = 200
-    ink = _two_row_table(dpi)
-    ink[153:238, 560:563] = 255  # from the ruling above to 12 px short of the one below
-    (grid,) = find_grids(ruling_masks(ink, dpi), dpi)
-    assert [cell.bbox[0] for cell in grid.cells if cell.row == 1] == [grid.xs[0], grid.xs[1]]
-
-
-def test_a_ruling_that_splits_one_cell_alone_is_kept() -> None:
-    """A column line drawn in one row only, meeting the rulings at both its ends, is a ruling."""
-    dpi = 200
-    ink = _two_row_table(dpi)
-    ink[150:253, 560:563] = 255
-    (grid,) = find_grids(ruling_masks(ink, dpi), dpi)
-    assert [cell.bbox[0] for cell in grid.cells if cell.row == 1] == [grid.xs[0], grid.xs[1], grid.xs[2]]
-    assert abs(grid.xs[2] - 561) <= 2
