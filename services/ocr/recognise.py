@@ -175,8 +175,10 @@ class Recogniser:
     def _vote_on_doubtful_figures(self, crops: Sequence[np.ndarray], readings: list[Reading]) -> None:
         """A figure read with doubt is read again sharpened and by the second opinion; when those two
         agree on another two-decimal figure, theirs replaces it (`figure_votes`)."""
+        if self._second_opinion is None:  # the second opinion itself: it has no one to vote with
+            return
         doubtful = [i for i, reading in enumerate(readings) if wants_vote(reading.text, reading.confidence)]
-        if not doubtful or self._second_opinion is None:
+        if not doubtful:
             return
         again = self._read_inputs([to_model_input(sharpened(crops[i]), self._min_width) for i in doubtful])
         second = self._second_opinion().read([crops[i] for i in doubtful])

@@ -32,7 +32,7 @@ from services.parser.normalize import (
     read_number,
     with_unit_closed,
 )
-from services.parser.table_rows import SURE_LINE, GridRow, Span, cell_in_column, cell_span
+from services.parser.table_rows import SURE_LINE, GridRow, Span, cell_in_column, cell_span, known_unmatched
 
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 _FUNDING_FIELDS = {
@@ -231,8 +231,7 @@ def _unit_label_between_values(
     between = [c for c in right[1:-1] if resembles(c.text, Label.implementing_unit)]
     if len(between) != 1:
         return []
-    # Scored 0: the label is known by its place, not by a match of what was read.
-    return [(between[0], LabelMatch(label=Label.implementing_unit, read=between[0].text, score=0.0))]
+    return [known_unmatched(between[0], Label.implementing_unit)]
 
 
 def _name_source(cells: list[Cell]) -> tuple[str, float | None]:
@@ -473,8 +472,7 @@ class FormReader:
         like = [label for label in unread if resembles(first.text, label)]
         if len(like) != 1:
             return []
-        # Scored 0: the label is known by resemblance among the rows still unread, not by a match.
-        return [(first, LabelMatch(label=like[0], read=first.text, score=0.0))]
+        return [known_unmatched(first, like[0])]
 
     # --- goals ----------------------------------------------------------------------------------
 

@@ -81,12 +81,14 @@ class GridRow:
                 places = []
             if len(places) != len(run) or any(place in cells_of.values() for place in places):
                 continue
-            # Scored 0: the label is known by its place, not by a match of what was read.
-            placed += [
-                (place, LabelMatch(label=label, read=place.text, score=0.0))
-                for place, label in zip(places, run, strict=True)
-            ]
+            placed += [known_unmatched(place, label) for place, label in zip(places, run, strict=True)]
         return placed
+
+
+def known_unmatched(cell: Cell, label: Label) -> tuple[Cell, LabelMatch]:
+    """A label cell known otherwise than by matching what was read (by its place in the row, or as the
+    one label still unread that it resembles): scored 0."""
+    return cell, LabelMatch(label=label, read=cell.text, score=0.0)
 
 
 def _lost_runs(cells_of: dict[Label, Cell], candidates: tuple[Label, ...]) -> list[list[Label]]:
